@@ -1,0 +1,170 @@
+//! Which workers are parked or searching, and whom to wake.
+//!
+//! One atomic word counts the *unparked* workers (running or searching) and, of those, the
+//! *searching* ones (looking for work to steal). The parked workers' indices sit in a short
+//! list behind a mutex, touched only on the slow paths of parking and waking.
+//!
+//! # Rules
+//!
+//! 1. A producer that made work available wakes a worker only if no worker is searching and
+//!    some worker is parked; the woken worker starts out searching. So a burst of spawns wakes
+//!    one worker, not all of them.
+//! 2. At most half the workers search at once (rounded up).
+//! 3. When the last searcher finds work, it wakes one more worker (rule 1 applied again), so
+//!    wake-ups ramp up one at a time while work keeps appearing.
+//! 4. A worker about to park first leaves the counts (SeqCst), then, if it was the last
+//!    searcher, checks every queue once more. The producer pushes its work, then reads the
+//!    counts (SeqCst). One of the two sees the other, so work is never left with every worker
+//!    asleep.
+
+use crate::loom::sync::{AtomicUsize, Mutex};
+use std::sync::atomic::Ordering::SeqCst;
+
+const UNPARKED_SHIFT: u32 = 16;
+const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
+const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
+const ONE_SEARCHING: usize = 1;
+
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    sleepers: Mutex<Vec<usize>>,
+    num_workers: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Counts(usize);
+
+impl Counts {
+    fn searching(self) -> usize {
+        self.0 & SEARCHING_MASK
+    }
+    fn unparked(self) -> usize {
+        self.0 >> UNPARKED_SHIFT
+    }
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        assert!(num_workers < SEARCHING_MASK, "too many workers");
+        Idle {
+            state: AtomicUsize::new(num_workers * ONE_UNPARKED),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            num_workers,
+        }
+    }
+
+    fn counts(&self) -> Counts {
+        Counts(self.state.load(SeqCst))
+    }
+
+    fn should_wake_one(&self) -> bool {
+        let counts = self.counts();
+        counts.searching() == 0 && counts.unparked() < self.num_workers
+    }
+
+    /// Rule 1: picks a parked worker to wake, and counts it as unparked and searching.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        if !self.should_wake_one() {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock();
+        if !self.should_wake_one() {
+            return None;
+        }
+        let worker = sleepers.pop()?;
+        self.state.fetch_add(ONE_UNPARKED | ONE_SEARCHING, SeqCst);
+        Some(worker)
+    }
+
+    /// Rule 2: true if the caller may start searching.
+    pub(crate) fn transition_worker_to_searching(&self) -> bool {
+        let counts = self.counts();
+        if 2 * counts.searching() >= self.num_workers.max(2) {
+            return false;
+        }
+        self.state.fetch_add(ONE_SEARCHING, SeqCst);
+        true
+    }
+
+    /// Rule 3: true if the caller was the last searcher and should wake another worker.
+    pub(crate) fn transition_worker_from_searching(&self) -> bool {
+        let prev = Counts(self.state.fetch_sub(ONE_SEARCHING, SeqCst));
+        debug_assert!(prev.searching() > 0);
+        prev.searching() == 1
+    }
+
+    /// Rule 4: records `worker` as parked. True if it was the last searcher, in which case the
+    /// caller must check the queues once more.
+    pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        let decrement = ONE_UNPARKED + if is_searching { ONE_SEARCHING } else { 0 };
+        let prev = Counts(self.state.fetch_sub(decrement, SeqCst));
+        sleepers.push(worker);
+        is_searching && prev.searching() == 1
+    }
+
+    /// A parked worker woke by itself (a timeout or a driver event) and found work: leave the
+    /// sleepers list. False if someone had already taken it off (it is then counted as
+    /// searching, per rule 1).
+    pub(crate) fn unpark_worker_by_id(&self, worker: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        match sleepers.iter().position(|&w| w == worker) {
+            Some(index) => {
+                sleepers.swap_remove(index);
+                self.state.fetch_add(ONE_UNPARKED, SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True while `worker` is still on the sleepers list (nobody chose to wake it).
+    pub(crate) fn is_parked(&self, worker: usize) -> bool {
+        self.sleepers.lock().contains(&worker)
+    }
+
+    /// Workers running or searching (not parked).
+    pub(crate) fn num_unparked(&self) -> usize {
+        self.counts().unparked()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn num_searching(&self) -> usize {
+        self.counts().searching()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_half_the_workers_search() {
+        let idle = Idle::new(4);
+        assert!(idle.transition_worker_to_searching());
+        assert!(idle.transition_worker_to_searching());
+        assert!(!idle.transition_worker_to_searching());
+        assert_eq!(idle.num_searching(), 2);
+    }
+
+    #[test]
+    fn no_wake_while_someone_searches() {
+        let idle = Idle::new(2);
+        assert!(!idle.transition_worker_to_parked(1, false));
+        assert!(idle.transition_worker_to_searching());
+        assert_eq!(idle.worker_to_notify(), None);
+        assert!(idle.transition_worker_from_searching());
+        assert_eq!(idle.worker_to_notify(), Some(1));
+        assert_eq!(idle.worker_to_notify(), None, "the woken worker now searches");
+    }
+
+    #[test]
+    fn last_searcher_to_park_is_told_to_recheck() {
+        let idle = Idle::new(2);
+        assert!(idle.transition_worker_to_searching());
+        assert!(idle.transition_worker_to_parked(0, true));
+        assert!(idle.is_parked(0));
+        assert!(idle.unpark_worker_by_id(0));
+        assert!(!idle.is_parked(0));
+    }
+}

@@ -1,0 +1,44 @@
+//! spindle's work-stealing task scheduler.
+//!
+//! A [`Scheduler`] runs one OS thread per worker. Each worker owns a crossbeam-deque FIFO
+//! deque and a LIFO slot; tasks spawned from outside go through a shared injector; idle
+//! workers steal half of a random victim's deque; workers with nothing to do park through the
+//! [`Park`] seam, under which a timer or an I/O driver can stack.
+//!
+//! ```
+//! use spindle_scheduler::{Scheduler, ThreadParker};
+//!
+//! let scheduler = Scheduler::builder().worker_threads(2).build(|_| ThreadParker::new()).unwrap();
+//! let handles: Vec<_> = (1..=3).map(|n| scheduler.spawn(async move { n * 10 })).collect();
+//! let results: Vec<_> = handles
+//!     .into_iter()
+//!     .map(|h| futures::executor::block_on(h).unwrap())
+//!     .collect();
+//! assert_eq!(results, [10, 20, 30]);
+//! ```
+//!
+//! The modules, in the order a task meets them:
+//!
+//! - [`task`](crate::JoinHandle): the task allocation, its state machine, wakers, `JoinHandle`.
+//! - `owned`: the registry of unfinished tasks, swept at shutdown.
+//! - `queue`: the deques, stealers and injector.
+//! - `worker`: the worker loop: where a worker looks for work, searching, parking.
+//! - `idle`: which workers are parked or searching, and whom to wake.
+//! - [`park`](Park): the parking seam and the default [`ThreadParker`].
+//! - `scheduler`: spawning, waking, shutdown.
+
+mod idle;
+mod loom;
+mod owned;
+mod park;
+mod queue;
+mod scheduler;
+mod task;
+mod worker;
+
+pub use park::{Park, ThreadParker, ThreadUnparker, Unpark};
+pub use scheduler::{default_worker_threads, Builder, Scheduler, Spawner};
+pub use task::{JoinError, JoinHandle};
+
+#[cfg(all(test, loom))]
+mod loom_tests;

@@ -1,0 +1,243 @@
+//! The parking seam: how a worker with nothing to run blocks, and how it is woken.
+//!
+//! Each worker owns one [`Park`]. The scheduler calls [`Park::park`] when the worker has found
+//! no task anywhere, [`Park::park_timeout`] with a zero timeout at its maintenance interval
+//! (so a driver stacked underneath can process events without blocking), and keeps the
+//! [`Unpark`] handle to wake it. A timer or an I/O reactor stacks underneath by implementing
+//! `Park` around an inner `Park`: it blocks in its own way (`epoll_wait` until the next
+//! deadline, say) and turns its events into task wake-ups before returning. The scheduler
+//! depends on neither; with no driver, [`ThreadParker`] blocks on a condition variable.
+//!
+//! # Contract
+//!
+//! - A call to `unpark` that happens before or during `park` makes that `park` return: a
+//!   wake-up is never lost. One `unpark` releases at most one `park`.
+//! - `park` and `park_timeout` may return spuriously; the scheduler re-checks its queues.
+
+use crate::loom::sync::{self, AtomicUsize, Condvar, Mutex};
+use crate::loom::Arc;
+use std::fmt;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
+
+/// Blocks the current worker thread until it is unparked (or a driver's event arrives).
+///
+/// # Examples
+///
+/// ```
+/// use spindle_scheduler::{Park, ThreadParker, Unpark};
+/// use std::time::Duration;
+///
+/// let mut parker = ThreadParker::new();
+/// let unparker = parker.unpark();
+/// std::thread::spawn(move || unparker.unpark());
+/// parker.park(); // returns once the other thread has called unpark
+/// parker.park_timeout(Duration::from_millis(1)); // returns after at most about 1 ms
+/// ```
+pub trait Park: Send + 'static {
+    /// The handle that wakes this parker from any thread.
+    type Unpark: Unpark;
+
+    /// A handle that wakes this parker.
+    fn unpark(&self) -> Self::Unpark;
+
+    /// Blocks until unparked, or until the driver underneath has work.
+    fn park(&mut self);
+
+    /// Like [`park`](Park::park), but returns after `timeout` at the latest. A zero timeout
+    /// processes pending driver events without blocking.
+    fn park_timeout(&mut self, timeout: Duration);
+}
+
+/// Wakes a [`Park`] from any thread.
+///
+/// ```
+/// use spindle_scheduler::{Park, ThreadParker, Unpark};
+///
+/// let mut parker = ThreadParker::new();
+/// parker.unpark().unpark(); // an unpark before the park is not lost
+/// parker.park();
+/// ```
+pub trait Unpark: Send + Sync + 'static {
+    /// Makes the parker's current or next `park` return.
+    fn unpark(&self);
+}
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+/// The default [`Park`]: a condition variable, with an atomic fast path so that an `unpark`
+/// of a thread that is not parked takes no lock.
+///
+/// ```
+/// use spindle_scheduler::{Park, ThreadParker, Unpark};
+///
+/// let mut parker = ThreadParker::new();
+/// let unparker = parker.unpark();
+/// let waker = std::thread::spawn(move || unparker.unpark());
+/// parker.park();
+/// waker.join().unwrap();
+/// ```
+pub struct ThreadParker {
+    inner: Arc<ParkState>,
+}
+
+/// Wakes a [`ThreadParker`].
+///
+/// ```
+/// use spindle_scheduler::{Park, ThreadParker, Unpark};
+/// let parker = ThreadParker::new();
+/// let unparker = parker.unpark();
+/// unparker.unpark();
+/// ```
+#[derive(Clone)]
+pub struct ThreadUnparker {
+    inner: Arc<ParkState>,
+}
+
+struct ParkState {
+    state: AtomicUsize,
+    lock: Mutex<()>,
+    condvar: Condvar,
+}
+
+impl ThreadParker {
+    /// A parker with no pending wake-up.
+    ///
+    /// ```
+    /// let parker = spindle_scheduler::ThreadParker::new();
+    /// # drop(parker);
+    /// ```
+    pub fn new() -> ThreadParker {
+        ThreadParker {
+            inner: Arc::new(ParkState {
+                state: AtomicUsize::new(EMPTY),
+                lock: Mutex::new(()),
+                condvar: Condvar::new(),
+            }),
+        }
+    }
+}
+
+impl Default for ThreadParker {
+    fn default() -> Self {
+        ThreadParker::new()
+    }
+}
+
+impl ParkState {
+    /// Consumes a pending notification without blocking.
+    fn take_notification(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    fn park(&self, timeout: Option<Duration>) {
+        if self.take_notification() {
+            return;
+        }
+        if timeout == Some(Duration::ZERO) {
+            return;
+        }
+        let mut guard = self.lock.lock();
+        match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                self.state.store(EMPTY, SeqCst);
+                return;
+            }
+            Err(actual) => unreachable!("parker state {actual} while parking"),
+        }
+        match timeout {
+            None => loop {
+                guard = sync::wait(&self.condvar, guard);
+                if self.take_notification() {
+                    return;
+                }
+            },
+            Some(timeout) => {
+                guard = sync::wait_for(&self.condvar, guard, timeout);
+                drop(guard);
+                // Timed out or notified: either way leave the PARKED state, consuming a
+                // notification if one arrived.
+                self.state.swap(EMPTY, SeqCst);
+            }
+        }
+    }
+
+    fn unpark(&self) {
+        if self.state.swap(NOTIFIED, SeqCst) == PARKED {
+            // Taking the lock orders this notify after the parker's wait began.
+            drop(self.lock.lock());
+            self.condvar.notify_one();
+        }
+    }
+}
+
+impl Park for ThreadParker {
+    type Unpark = ThreadUnparker;
+
+    fn unpark(&self) -> ThreadUnparker {
+        ThreadUnparker {
+            inner: self.inner.clone(),
+        }
+    }
+
+    fn park(&mut self) {
+        self.inner.park(None);
+    }
+
+    fn park_timeout(&mut self, timeout: Duration) {
+        self.inner.park(Some(timeout));
+    }
+}
+
+impl Unpark for ThreadUnparker {
+    fn unpark(&self) {
+        self.inner.unpark();
+    }
+}
+
+impl fmt::Debug for ThreadParker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadParker").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ThreadUnparker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadUnparker").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpark_before_park_is_not_lost() {
+        let mut parker = ThreadParker::new();
+        parker.unpark().unpark();
+        parker.park();
+    }
+
+    #[test]
+    fn park_timeout_returns_without_unpark() {
+        let mut parker = ThreadParker::new();
+        parker.park_timeout(Duration::from_millis(1));
+        parker.park_timeout(Duration::ZERO);
+    }
+
+    #[test]
+    fn one_unpark_releases_one_park() {
+        let mut parker = ThreadParker::new();
+        let unparker = parker.unpark();
+        unparker.unpark();
+        unparker.unpark();
+        parker.park();
+        parker.park_timeout(Duration::from_millis(1));
+        assert_eq!(parker.inner.state.load(SeqCst), EMPTY);
+    }
+}

@@ -1,0 +1,601 @@
+//! The scheduler: its shared state, spawning, waking, and shutdown.
+//!
+//! # A task's path
+//!
+//! `spawn` allocates the task, lists it in the owned-task registry, and schedules it: on a
+//! worker thread of this scheduler into that worker's LIFO slot (displacing the previous
+//! occupant to the back of the worker's deque), anywhere else into the injector. Waking an
+//! idle task schedules it the same way. A push to a deque or the injector wakes a parked
+//! worker only if nobody is searching ([`crate::idle`]). The task then runs on whichever
+//! worker pops or steals it, until it completes and leaves the registry.
+//!
+//! # Shutdown
+//!
+//! 1. The shutdown flag is set (SeqCst) and every worker is unparked.
+//! 2. Each worker finishes its current poll, leaves its loop, and drops the tasks in its LIFO
+//!    slot and deque (dropping a `Runnable` cancels its task).
+//! 3. The last worker out closes the registry (later spawns are cancelled on the spot), drains
+//!    the injector and every other queue, and sweeps the registry: idle tasks are cancelled
+//!    right there, busy ones are flagged and cancelled by whoever holds them.
+//! 4. A wake racing with all this pushes into the injector, then re-reads the flag (SeqCst) and
+//!    drains the injector itself if set: either it or the sweep sees the task.
+//!
+//! Cancelled tasks' `JoinHandle`s resolve to a cancelled `JoinError`; a handle awaited after
+//! the scheduler is gone still resolves, as the task's state lives in the task.
+
+use crate::idle::Idle;
+use crate::loom::sync::{fence, AtomicBool, AtomicUsize};
+use crate::loom::Arc;
+use crate::owned::OwnedTasks;
+use crate::park::{Park, Unpark};
+use crate::queue::{local_queue, steal_until_settled, Injector, LocalQueue};
+use crate::task::{new_task, JoinHandle, Runnable, Schedule, TaskRef};
+use crate::worker::{self, Remote};
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::thread::JoinHandle as ThreadHandle;
+use std::time::{Duration, Instant};
+
+/// State shared by the workers, the handles, and every task (each task holds an `Arc` to it).
+pub(crate) struct Shared<U> {
+    pub(crate) remotes: Box<[Remote<U>]>,
+    pub(crate) injector: Injector,
+    pub(crate) idle: Idle,
+    pub(crate) owned: OwnedTasks,
+    shutdown: AtomicBool,
+    pub(crate) workers_running: AtomicUsize,
+}
+
+/// What a worker thread publishes about itself in [`CONTEXT`].
+pub(crate) struct WorkerContext {
+    /// The `Shared` this worker belongs to, as an address to compare.
+    pub(crate) shared: *const (),
+    pub(crate) index: usize,
+    pub(crate) local: LocalQueue,
+}
+
+#[cfg(not(loom))]
+std::thread_local! {
+    pub(crate) static CONTEXT: Cell<*const WorkerContext> = const { Cell::new(std::ptr::null()) };
+}
+#[cfg(loom)]
+loom::thread_local! {
+    pub(crate) static CONTEXT: Cell<*const WorkerContext> = Cell::new(std::ptr::null());
+}
+
+impl<U: Unpark> Shared<U> {
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Relaxed)
+    }
+
+    /// Runs `f` with this thread's worker context, if this thread is one of our workers.
+    fn with_worker<R>(&self, f: impl FnOnce(Option<&WorkerContext>) -> R) -> R {
+        CONTEXT.with(|c| {
+            let ptr = c.get();
+            // SAFETY: a non-null context points at the worker's stack frame, which outlives every
+            // call made on that thread while it is set.
+            let context = unsafe { ptr.as_ref() };
+            f(context.filter(|cx| std::ptr::eq(cx.shared, self as *const Self as *const ())))
+        })
+    }
+
+    fn schedule_remote(&self, task: Runnable) {
+        self.injector.push(task);
+        // Rule 4 of `idle`, and step 4 of shutdown: the push must be visible before we read
+        // the counts and the flag.
+        fence(SeqCst);
+        if self.shutdown.load(SeqCst) {
+            self.drain_injector();
+        } else {
+            self.notify_parked();
+        }
+    }
+
+    fn schedule_local(&self, cx: &WorkerContext, task: Runnable) {
+        if let Some(displaced) = self.remotes[cx.index].put_lifo(task) {
+            cx.local.push(displaced);
+            self.notify_parked();
+        }
+    }
+
+    /// Wakes one parked worker if nobody is searching.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(worker) = self.idle.worker_to_notify() {
+            self.remotes[worker].unpark.unpark();
+        }
+    }
+
+    /// Called by the last searcher after it parked: wakes a worker if any queue has work.
+    pub(crate) fn notify_if_work_pending(&self) {
+        let pending = !self.injector.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.stealer.is_empty() || r.has_lifo());
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    fn drain_injector(&self) {
+        while let Some(task) = steal_until_settled(|| self.injector.steal()) {
+            drop(task);
+        }
+    }
+
+    /// Step 3 of shutdown. Idempotent.
+    pub(crate) fn drain_all(&self) {
+        self.owned.close();
+        self.drain_injector();
+        for remote in self.remotes.iter() {
+            while let Some(task) = remote.take_lifo() {
+                drop(task);
+            }
+            while let Some(task) = steal_until_settled(|| remote.stealer.steal()) {
+                drop(task);
+            }
+        }
+        while let Some(task) = self.owned.pop() {
+            task.shutdown();
+        }
+    }
+
+    fn begin_shutdown(&self) {
+        self.shutdown.store(true, SeqCst);
+        for remote in self.remotes.iter() {
+            remote.unpark.unpark();
+        }
+    }
+}
+
+impl<U: Unpark> Schedule for Arc<Shared<U>> {
+    fn schedule(&self, task: Runnable) {
+        self.with_worker(|cx| match cx {
+            Some(cx) => self.schedule_local(cx, task),
+            None => self.schedule_remote(task),
+        })
+    }
+
+    fn release(&self, task: TaskRef) -> bool {
+        self.owned.remove(task)
+    }
+}
+
+fn spawn_on<U: Unpark, F>(shared: &Arc<Shared<U>>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let shard = shared.with_worker(|cx| match cx {
+        Some(cx) => cx.index,
+        None => outside_shard(shared.owned.shard_count()),
+    });
+    let (runnable, handle, registered) = new_task(future, shared.clone(), shard as u32);
+    if shared.owned.insert(registered) {
+        shared.schedule(runnable);
+    } else {
+        // Shut down: the task never runs; dropping its `Runnable` completes it as cancelled.
+        registered.drop_ref();
+        drop(runnable);
+    }
+    handle
+}
+
+/// Spreads spawns from non-worker threads over the registry's shards.
+fn outside_shard(shards: usize) -> usize {
+    std::thread_local! {
+        static NEXT: Cell<usize> = const { Cell::new(0) };
+    }
+    NEXT.with(|next| {
+        let n = next.get().wrapping_add(1);
+        next.set(n);
+        n % shards
+    })
+}
+
+/// Configures a [`Scheduler`].
+///
+/// ```
+/// use spindle_scheduler::{Scheduler, ThreadParker};
+///
+/// let scheduler = Scheduler::builder()
+///     .worker_threads(2)
+///     .thread_name("my-worker")
+///     .build(|_index| ThreadParker::new())
+///     .unwrap();
+/// assert_eq!(scheduler.worker_threads(), 2);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: String,
+    on_thread_start: Option<Arc<dyn Fn() + Send + Sync>>,
+    on_thread_stop: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// Defaults: one worker per available core, threads named `spindle-worker-N`.
+    ///
+    /// ```
+    /// let builder = spindle_scheduler::Builder::new();
+    /// # drop(builder);
+    /// ```
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: "spindle-worker".into(),
+            on_thread_start: None,
+            on_thread_stop: None,
+        }
+    }
+
+    /// The number of worker threads. Zero makes [`build`](Builder::build) fail.
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let err = Scheduler::builder().worker_threads(0).build(|_| ThreadParker::new()).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// The worker threads' name prefix; each thread is named `{prefix}-{index}`.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().thread_name("w").build(|_| ThreadParker::new()).unwrap();
+    /// let name = futures::executor::block_on(scheduler.spawn(async {
+    ///     std::thread::current().name().unwrap().to_string()
+    /// })).unwrap();
+    /// assert!(name.starts_with("w-"));
+    /// ```
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Runs `f` on each worker thread as it starts, before it runs any task.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let scheduler = Scheduler::builder()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || { counter.fetch_add(1, Ordering::SeqCst); })
+    ///     .build(|_| ThreadParker::new())
+    ///     .unwrap();
+    /// drop(scheduler);
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread as it stops, after its last task.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().on_thread_stop(|| {}).build(|_| ThreadParker::new()).unwrap();
+    /// # drop(scheduler);
+    /// ```
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Starts the workers. `make_park(i)` makes worker `i`'s [`Park`]: the seam a timer or
+    /// an I/O driver stacks under.
+    ///
+    /// Fails with [`io::ErrorKind::InvalidInput`] for zero workers, or with the OS error if a
+    /// thread cannot be spawned.
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(3).build(|_| ThreadParker::new()).unwrap();
+    /// assert_eq!(scheduler.worker_threads(), 3);
+    /// ```
+    pub fn build<P: Park>(
+        &mut self,
+        mut make_park: impl FnMut(usize) -> P,
+    ) -> io::Result<Scheduler<P::Unpark>> {
+        let workers = self.worker_threads.unwrap_or_else(default_worker_threads);
+        if workers == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "worker_threads(0): a runtime needs at least one worker thread",
+            ));
+        }
+        let mut parks = Vec::with_capacity(workers);
+        let mut locals = Vec::with_capacity(workers);
+        let mut remotes = Vec::with_capacity(workers);
+        for index in 0..workers {
+            let park = make_park(index);
+            let (local, stealer) = local_queue();
+            remotes.push(Remote::new(stealer, park.unpark()));
+            parks.push(park);
+            locals.push(local);
+        }
+        let shared = Arc::new(Shared {
+            remotes: remotes.into_boxed_slice(),
+            injector: Injector::new(),
+            idle: Idle::new(workers),
+            owned: OwnedTasks::new((workers * 4).next_power_of_two()),
+            shutdown: AtomicBool::new(false),
+            workers_running: AtomicUsize::new(workers),
+        });
+        let mut scheduler = Scheduler {
+            shared: shared.clone(),
+            threads: Vec::with_capacity(workers),
+        };
+        for (index, (park, local)) in parks.into_iter().zip(locals).enumerate() {
+            let worker_shared = shared.clone();
+            let on_start = self.on_thread_start.clone();
+            let on_stop = self.on_thread_stop.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .spawn(move || {
+                    if let Some(f) = on_start {
+                        f();
+                    }
+                    worker::run(worker_shared, index, park, local);
+                    if let Some(f) = on_stop {
+                        f();
+                    }
+                });
+            match spawned {
+                Ok(thread) => scheduler.threads.push(thread),
+                Err(err) => {
+                    // Workers that never started must still count as exited.
+                    let missing = workers - index;
+                    if shared.workers_running.fetch_sub(missing, SeqCst) == missing {
+                        shared.drain_all();
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(scheduler)
+    }
+}
+
+/// One worker per core, as `std::thread::available_parallelism` reports it.
+pub fn default_worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A running set of worker threads. Dropping it shuts it down: see [`Scheduler::shutdown_timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use spindle_scheduler::{Scheduler, ThreadParker};
+///
+/// let scheduler = Scheduler::builder().worker_threads(2).build(|_| ThreadParker::new()).unwrap();
+/// let handles: Vec<_> = (0..10u64).map(|i| scheduler.spawn(async move { i * i })).collect();
+/// let sum: u64 = handles.into_iter().map(|h| futures::executor::block_on(h).unwrap()).sum();
+/// assert_eq!(sum, 285);
+/// ```
+pub struct Scheduler<U: Unpark> {
+    shared: Arc<Shared<U>>,
+    threads: Vec<ThreadHandle<()>>,
+}
+
+/// A cloneable handle that spawns onto a [`Scheduler`], from any thread.
+///
+/// ```
+/// use spindle_scheduler::{Scheduler, ThreadParker};
+///
+/// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+/// let spawner = scheduler.spawner();
+/// let handle = std::thread::spawn(move || spawner.spawn(async { 1 })).join().unwrap();
+/// assert_eq!(futures::executor::block_on(handle).unwrap(), 1);
+/// ```
+pub struct Spawner<U: Unpark> {
+    shared: Arc<Shared<U>>,
+}
+
+impl<U: Unpark> Clone for Spawner<U> {
+    fn clone(&self) -> Self {
+        Spawner {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Scheduler<crate::ThreadUnparker> {
+    /// A builder with the defaults of [`Builder::new`].
+    ///
+    /// ```
+    /// let scheduler = spindle_scheduler::Scheduler::builder()
+    ///     .worker_threads(1)
+    ///     .build(|_| spindle_scheduler::ThreadParker::new())
+    ///     .unwrap();
+    /// # drop(scheduler);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+impl<U: Unpark> Scheduler<U> {
+    /// Spawns a task; see [`Spawner::spawn`].
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// assert_eq!(futures::executor::block_on(scheduler.spawn(async { "hi" })).unwrap(), "hi");
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(&self.shared, future)
+    }
+
+    /// A handle for spawning from anywhere.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// # drop(spawner);
+    /// ```
+    pub fn spawner(&self) -> Spawner<U> {
+        Spawner {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// How many worker threads run tasks.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(2).build(|_| ThreadParker::new()).unwrap();
+    /// assert_eq!(scheduler.worker_threads(), 2);
+    /// ```
+    pub fn worker_threads(&self) -> usize {
+        self.shared.remotes.len()
+    }
+
+    /// Stops the workers and cancels every unfinished task (their futures are dropped, their
+    /// handles resolve to a cancelled `JoinError`). Waits for workers to finish the poll they
+    /// are in, up to `timeout`; a worker still busy then is detached, and cancels what is left
+    /// when its poll returns. Dropping the scheduler is `shutdown_timeout(Duration::MAX)`.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let pending = scheduler.spawn(std::future::pending::<()>());
+    /// scheduler.shutdown_timeout(std::time::Duration::from_secs(1));
+    /// assert!(futures::executor::block_on(pending).unwrap_err().is_cancelled());
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(timeout);
+    }
+
+    fn shutdown(&mut self, timeout: Duration) {
+        self.shared.begin_shutdown();
+        let deadline = Instant::now().checked_add(timeout);
+        let current = std::thread::current().id();
+        let mut all_joined = true;
+        for thread in self.threads.drain(..) {
+            if thread.thread().id() == current {
+                // Dropped from inside one of our own tasks: this worker exits after the poll.
+                all_joined = false;
+                continue;
+            }
+            if let Some(deadline) = deadline {
+                while !thread.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                if !thread.is_finished() {
+                    all_joined = false;
+                    continue;
+                }
+            }
+            if thread.join().is_err() {
+                all_joined = false;
+            }
+        }
+        if all_joined {
+            self.shared.drain_all();
+        }
+    }
+}
+
+impl<U: Unpark> Drop for Scheduler<U> {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.shutdown(Duration::MAX);
+        }
+    }
+}
+
+impl<U: Unpark> Spawner<U> {
+    /// Spawns `future` as a task. On one of the scheduler's workers it goes to that worker's
+    /// LIFO slot and runs next; from anywhere else it goes to the injector. After shutdown the
+    /// task is cancelled at once: its handle resolves to a cancelled `JoinError`.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// drop(scheduler);
+    /// let late = spawner.spawn(async { 1 });
+    /// assert!(futures::executor::block_on(late).unwrap_err().is_cancelled());
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(&self.shared, future)
+    }
+
+    /// True if the calling thread is one of this scheduler's workers.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// assert!(!spawner.is_worker_thread());
+    /// let inside = spawner.clone();
+    /// let on_worker = futures::executor::block_on(scheduler.spawn(async move { inside.is_worker_thread() }));
+    /// assert!(on_worker.unwrap());
+    /// ```
+    pub fn is_worker_thread(&self) -> bool {
+        self.shared.with_worker(|cx| cx.is_some())
+    }
+
+    /// True once the scheduler has begun shutting down.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// assert!(!spawner.is_shutdown());
+    /// drop(scheduler);
+    /// assert!(spawner.is_shutdown());
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_shutdown()
+    }
+}
+
+impl<U: Unpark> fmt::Debug for Scheduler<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("worker_threads", &self.worker_threads())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U: Unpark> fmt::Debug for Spawner<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spawner").finish_non_exhaustive()
+    }
+}

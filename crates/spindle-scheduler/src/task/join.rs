@@ -1,0 +1,106 @@
+use super::raw::{abort, header, Header};
+use super::JoinError;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a spawned task's output.
+///
+/// Awaiting it gives `Ok(output)`, or a [`JoinError`] if the task panicked or was cancelled.
+/// Dropping it detaches the task, which keeps running.
+///
+/// # Examples
+///
+/// ```
+/// use spindle_scheduler::{Scheduler, ThreadParker};
+///
+/// let scheduler = Scheduler::builder().worker_threads(2).build(|_| ThreadParker::new()).unwrap();
+/// let handle = scheduler.spawn(async { 6 * 7 });
+/// assert_eq!(futures::executor::block_on(handle).unwrap(), 42);
+/// ```
+pub struct JoinHandle<T> {
+    raw: NonNull<Header>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle moves the output `T` to whichever thread polls it, hence `T: Send`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: through `&JoinHandle` only `abort` and `is_finished` are reachable; both are atomic
+// operations on the state word and never touch `T`.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// # Safety
+    /// `raw` is a task with output type `T`, and the caller hands over the handle's reference.
+    pub(crate) unsafe fn from_raw(raw: NonNull<Header>) -> JoinHandle<T> {
+        JoinHandle {
+            raw,
+            _output: PhantomData,
+        }
+    }
+
+    /// Cancels the task: its future is dropped (on a worker, or here if the runtime is gone)
+    /// and awaiting the handle gives a cancelled [`JoinError`]. A task that already finished
+    /// keeps its output.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let handle = scheduler.spawn(std::future::pending::<()>());
+    /// handle.abort();
+    /// assert!(futures::executor::block_on(handle).unwrap_err().is_cancelled());
+    /// ```
+    pub fn abort(&self) {
+        abort(self.raw);
+    }
+
+    /// True once the task has completed, was cancelled, or panicked: awaiting it will not wait.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let handle = scheduler.spawn(std::future::pending::<()>());
+    /// assert!(!handle.is_finished());
+    /// handle.abort();
+    /// while !handle.is_finished() { std::thread::yield_now(); }
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        header(self.raw).state.load().is_complete()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut output: Poll<Result<T, JoinError>> = Poll::Pending;
+        let raw = self.raw;
+        // SAFETY: this is the task's handle, and `output` has the task's output type.
+        unsafe {
+            header(raw)
+                .vtable()
+                .try_read_output(raw, &mut output as *mut _ as *mut (), cx.waker())
+        };
+        output
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: this is the task's handle, dropped once.
+        unsafe { header(self.raw).vtable().drop_join_handle(self.raw) }
+    }
+}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

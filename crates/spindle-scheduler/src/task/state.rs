@@ -1,0 +1,389 @@
+//! The task's state word: every atomic transition of a task lives here.
+//!
+//! One `AtomicUsize` holds six flag bits and, above them, the reference count. Callers never
+//! touch the bits; they call a named transition and must handle its outcome.
+//!
+//! | bit | set while |
+//! | --- | --- |
+//! | `RUNNING` | a thread owns the future (polling it, or cancelling it) |
+//! | `SCHEDULED` | a [`Runnable`](super::Runnable) for the task exists and has not started running |
+//! | `COMPLETE` | the future is gone; the stage holds the output (or nothing) |
+//! | `CANCELLED` | abort or shutdown asked for the future to be dropped |
+//! | `JOIN_INTEREST` | the `JoinHandle` is alive |
+//! | `JOIN_WAKER` | the join waker is published: the runtime may read it, the handle may not write it |
+
+use crate::loom::sync::AtomicUsize;
+use std::fmt;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
+
+const RUNNING: usize = 1 << 0;
+const SCHEDULED: usize = 1 << 1;
+const COMPLETE: usize = 1 << 2;
+const CANCELLED: usize = 1 << 3;
+const JOIN_INTEREST: usize = 1 << 4;
+const JOIN_WAKER: usize = 1 << 5;
+const FLAG_BITS: u32 = 6;
+const REF_ONE: usize = 1 << FLAG_BITS;
+
+/// The atomic state word of one task.
+pub(crate) struct State(AtomicUsize);
+
+/// A copy of the state word, read at one instant.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+/// What the thread that woke a task must do next.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Notify {
+    /// The task was idle: a new `Runnable` holding one reference must be scheduled.
+    Submit,
+    /// Already scheduled, running (it will be requeued when its poll ends) or complete.
+    Nothing,
+    /// Like `Nothing`, and the caller dropped the last reference: deallocate.
+    Dealloc,
+}
+
+/// The outcome of taking the future to run it.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToRunning {
+    /// Poll the future.
+    Poll,
+    /// Cancellation was requested: drop the future instead.
+    Cancel,
+}
+
+/// The outcome of giving the future back after a `Pending` poll.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToIdle {
+    /// Nobody woke the task; the runner's reference was released.
+    Idle,
+    /// The runner's reference was the last one: deallocate.
+    IdleDealloc,
+    /// Woken during the poll: the runner keeps its reference and requeues the task.
+    Notified,
+    /// Aborted during the poll: the runner still owns the future and must drop it.
+    Cancel,
+}
+
+/// The outcome of a shutdown sweep reaching a task.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToShutdown {
+    /// The task was idle and now belongs to the caller, which must drop its future.
+    Claimed,
+    /// Running, scheduled or complete: whoever holds it will see `CANCELLED`.
+    Flagged,
+}
+
+/// What the `JoinHandle` must clean up when it is dropped.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct JoinHandleDrop {
+    pub(crate) drop_output: bool,
+    pub(crate) drop_waker: bool,
+}
+
+impl State {
+    /// A new task: scheduled (its first `Runnable` exists), a `JoinHandle`, and `refs`
+    /// references.
+    pub(crate) fn new(refs: usize) -> State {
+        State(AtomicUsize::new(SCHEDULED | JOIN_INTEREST | refs * REF_ONE))
+    }
+
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.0.load(Acquire))
+    }
+
+    fn update<T>(&self, mut f: impl FnMut(Snapshot) -> (T, Option<Snapshot>)) -> T {
+        let mut current = self.0.load(Acquire);
+        loop {
+            let (outcome, next) = f(Snapshot(current));
+            let Some(next) = next else { return outcome };
+            match self.0.compare_exchange_weak(current, next.0, AcqRel, Acquire) {
+                Ok(_) => return outcome,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// `Runnable::run`: SCHEDULED -> RUNNING.
+    pub(crate) fn transition_to_running(&self) -> ToRunning {
+        self.update(|s| {
+            debug_assert!(s.is_scheduled() && !s.is_running() && !s.is_complete());
+            let next = Snapshot((s.0 & !SCHEDULED) | RUNNING);
+            let outcome = if s.is_cancelled() {
+                ToRunning::Cancel
+            } else {
+                ToRunning::Poll
+            };
+            (outcome, Some(next))
+        })
+    }
+
+    /// A `Runnable` dropped without running (a queue drained at shutdown): SCHEDULED ->
+    /// RUNNING | CANCELLED, so the holder drops the future.
+    pub(crate) fn transition_to_running_cancelled(&self) {
+        self.update(|s| {
+            debug_assert!(s.is_scheduled() && !s.is_running());
+            ((), Some(Snapshot((s.0 & !SCHEDULED) | RUNNING | CANCELLED)))
+        })
+    }
+
+    /// After a `Pending` poll: RUNNING -> idle, releasing the runner's reference, unless the
+    /// task was woken or aborted meanwhile.
+    pub(crate) fn transition_to_idle(&self) -> ToIdle {
+        self.update(|s| {
+            debug_assert!(s.is_running());
+            if s.is_cancelled() {
+                return (ToIdle::Cancel, None);
+            }
+            if s.is_scheduled() {
+                return (ToIdle::Notified, Some(Snapshot(s.0 & !RUNNING)));
+            }
+            let next = Snapshot((s.0 & !RUNNING) - REF_ONE);
+            let outcome = if next.ref_count() == 0 {
+                ToIdle::IdleDealloc
+            } else {
+                ToIdle::Idle
+            };
+            (outcome, Some(next))
+        })
+    }
+
+    /// RUNNING -> COMPLETE, after the output (or the cancellation error) was stored. Returns the
+    /// state before the change: the caller reads `JOIN_INTEREST` and `JOIN_WAKER` from it.
+    pub(crate) fn transition_to_complete(&self) -> Snapshot {
+        let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, AcqRel));
+        debug_assert!(prev.is_running() && !prev.is_complete());
+        prev
+    }
+
+    /// `wake_by_ref`: idle -> SCHEDULED with a new reference for the `Runnable`.
+    pub(crate) fn transition_to_notified_by_ref(&self) -> Notify {
+        self.update(|s| {
+            if s.is_complete() || s.is_scheduled() {
+                (Notify::Nothing, None)
+            } else if s.is_running() {
+                (Notify::Nothing, Some(Snapshot(s.0 | SCHEDULED)))
+            } else {
+                (Notify::Submit, Some(Snapshot((s.0 | SCHEDULED) + REF_ONE)))
+            }
+        })
+    }
+
+    /// `wake`: like `wake_by_ref`, but the waker's own reference is handed to the `Runnable`,
+    /// or released when no `Runnable` is needed.
+    pub(crate) fn transition_to_notified_by_val(&self) -> Notify {
+        self.update(|s| {
+            if s.is_complete() || s.is_scheduled() || s.is_running() {
+                let mut next = s.0 - REF_ONE;
+                if s.is_running() {
+                    next |= SCHEDULED;
+                }
+                let outcome = if Snapshot(next).ref_count() == 0 {
+                    Notify::Dealloc
+                } else {
+                    Notify::Nothing
+                };
+                (outcome, Some(Snapshot(next)))
+            } else {
+                (Notify::Submit, Some(Snapshot(s.0 | SCHEDULED)))
+            }
+        })
+    }
+
+    /// `JoinHandle::abort`: flag the task; an idle task is also scheduled so that a worker
+    /// drops its future.
+    pub(crate) fn transition_to_notified_and_cancel(&self) -> Notify {
+        self.update(|s| {
+            if s.is_complete() || s.is_cancelled() {
+                (Notify::Nothing, None)
+            } else if s.is_running() || s.is_scheduled() {
+                (Notify::Nothing, Some(Snapshot(s.0 | CANCELLED)))
+            } else {
+                let next = (s.0 | SCHEDULED | CANCELLED) + REF_ONE;
+                (Notify::Submit, Some(Snapshot(next)))
+            }
+        })
+    }
+
+    /// Shutdown sweep: claim an idle task, or flag any other.
+    pub(crate) fn transition_to_shutdown(&self) -> ToShutdown {
+        self.update(|s| {
+            if s.is_complete() {
+                (ToShutdown::Flagged, None)
+            } else if s.is_running() || s.is_scheduled() {
+                (ToShutdown::Flagged, Some(Snapshot(s.0 | CANCELLED)))
+            } else {
+                (ToShutdown::Claimed, Some(Snapshot(s.0 | RUNNING | CANCELLED)))
+            }
+        })
+    }
+
+    /// The `JoinHandle` publishes the waker it just wrote. Fails (returning the state) if the
+    /// task completed first: the handle then still owns the waker and reads the output.
+    pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
+        self.update(|s| {
+            debug_assert!(s.is_join_interested() && !s.is_join_waker_set());
+            if s.is_complete() {
+                (Err(s), None)
+            } else {
+                let next = Snapshot(s.0 | JOIN_WAKER);
+                (Ok(next), Some(next))
+            }
+        })
+    }
+
+    /// The `JoinHandle` takes the waker back to replace it. Fails if the task completed.
+    pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
+        self.update(|s| {
+            debug_assert!(s.is_join_interested() && s.is_join_waker_set());
+            if s.is_complete() {
+                (Err(s), None)
+            } else {
+                let next = Snapshot(s.0 & !JOIN_WAKER);
+                (Ok(next), Some(next))
+            }
+        })
+    }
+
+    /// The completing thread has woken the join waker and hands it back. Returns the state
+    /// before: if the handle is gone meanwhile, the completing thread drops the waker.
+    pub(crate) fn unset_join_waker_after_complete(&self) -> Snapshot {
+        Snapshot(self.0.fetch_and(!JOIN_WAKER, AcqRel))
+    }
+
+    /// `JoinHandle` dropped. Who cleans up what follows the rules in the module doc of
+    /// [`crate::task`].
+    pub(crate) fn transition_to_join_handle_dropped(&self) -> JoinHandleDrop {
+        self.update(|s| {
+            debug_assert!(s.is_join_interested());
+            let mut next = s.0 & !JOIN_INTEREST;
+            if !s.is_complete() {
+                next &= !JOIN_WAKER;
+            }
+            let outcome = JoinHandleDrop {
+                drop_output: s.is_complete(),
+                drop_waker: next & JOIN_WAKER == 0,
+            };
+            (outcome, Some(Snapshot(next)))
+        })
+    }
+
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.0.fetch_add(REF_ONE, std::sync::atomic::Ordering::Relaxed);
+        if prev > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+
+    /// Releases `count` references; true if they were the last.
+    pub(crate) fn ref_dec(&self, count: usize) -> bool {
+        let prev = Snapshot(self.0.fetch_sub(count * REF_ONE, AcqRel));
+        debug_assert!(prev.ref_count() >= count);
+        prev.ref_count() == count
+    }
+}
+
+impl Snapshot {
+    pub(crate) fn is_running(self) -> bool {
+        self.0 & RUNNING != 0
+    }
+    pub(crate) fn is_scheduled(self) -> bool {
+        self.0 & SCHEDULED != 0
+    }
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.0 & CANCELLED != 0
+    }
+    pub(crate) fn is_join_interested(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+    pub(crate) fn is_join_waker_set(self) -> bool {
+        self.0 & JOIN_WAKER != 0
+    }
+    pub(crate) fn ref_count(self) -> usize {
+        self.0 >> FLAG_BITS
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("running", &self.is_running())
+            .field("scheduled", &self.is_scheduled())
+            .field("complete", &self.is_complete())
+            .field("cancelled", &self.is_cancelled())
+            .field("join_interest", &self.is_join_interested())
+            .field("join_waker", &self.is_join_waker_set())
+            .field("refs", &self.ref_count())
+            .finish()
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.load().fmt(f)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wake_while_running_requeues_instead_of_submitting() {
+        let state = State::new(2);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.transition_to_notified_by_ref(), Notify::Nothing);
+        assert_eq!(state.transition_to_idle(), ToIdle::Notified);
+        assert!(state.load().is_scheduled());
+    }
+
+    #[test]
+    fn wake_of_idle_task_submits_once() {
+        let state = State::new(2);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.load().ref_count(), 1);
+        assert_eq!(state.transition_to_notified_by_ref(), Notify::Submit);
+        assert_eq!(state.transition_to_notified_by_ref(), Notify::Nothing);
+        assert_eq!(state.load().ref_count(), 2);
+    }
+
+    #[test]
+    fn abort_of_idle_task_schedules_it_cancelled() {
+        let state = State::new(2);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_notified_and_cancel(), Notify::Submit);
+        assert_eq!(state.transition_to_running(), ToRunning::Cancel);
+    }
+
+    #[test]
+    fn join_handle_drop_after_complete_owns_the_output() {
+        let state = State::new(2);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        let prev = state.transition_to_complete();
+        assert!(prev.is_join_interested());
+        let drop = state.transition_to_join_handle_dropped();
+        assert!(drop.drop_output && drop.drop_waker);
+    }
+
+    #[test]
+    fn shutdown_claims_only_idle_tasks() {
+        let state = State::new(2);
+        assert_eq!(state.transition_to_shutdown(), ToShutdown::Flagged);
+        assert_eq!(state.transition_to_running(), ToRunning::Cancel);
+        let idle = State::new(2);
+        assert_eq!(idle.transition_to_running(), ToRunning::Poll);
+        assert_eq!(idle.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(idle.transition_to_shutdown(), ToShutdown::Claimed);
+        assert!(idle.load().is_running());
+    }
+}

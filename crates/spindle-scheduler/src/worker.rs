@@ -1,0 +1,326 @@
+//! The worker loop: find a task, run it, repeat; search, then park, when there is none.
+//!
+//! # Where a worker looks, in order
+//!
+//! 1. Every [`GLOBAL_QUEUE_INTERVAL`] ticks, the injector first, so remote spawns are never
+//!    starved by a local queue that never empties.
+//! 2. Its LIFO slot: the task most recently woken or spawned by a task on this worker. After a
+//!    poll the slot's task runs next, at most [`MAX_LIFO_POLLS`] times in a row, so a pair of
+//!    tasks waking each other cannot starve the rest of the queue.
+//! 3. Its own deque (FIFO), then the injector (taking a batch).
+//! 4. Searching: steal half of a random victim's deque (`steal_batch_and_pop`), trying every
+//!    worker, then the injector, for a bounded number of rounds with backoff. A victim's LIFO
+//!    slot is taken only if the victim has not started a new poll during the whole search:
+//!    it is stuck in a long poll, and the slot's task would wait behind it.
+//! 5. Parking, through the [`Park`] seam. While another worker is busy, the park has a
+//!    timeout ([`STRANDED_CHECK_INTERVAL`]): on waking, the worker looks for work stranded
+//!    behind a worker stuck in one poll, so no per-worker state waits on a long poll. When
+//!    every worker is idle, parks are untimed: an idle runtime uses no CPU.
+//!
+//! Every [`EVENT_INTERVAL`] ticks the worker also calls `park_timeout(0)`, letting a driver
+//! under the seam (timers, I/O) deliver events even when the worker never runs dry.
+
+use crate::idle::Idle;
+use crate::loom::sync::{AtomicPtr, AtomicU32};
+use crate::park::Park;
+use crate::queue::{steal_until_settled, LocalQueue};
+use crate::scheduler::{Shared, WorkerContext, CONTEXT};
+use crate::task::{Header, Runnable};
+use crossbeam_utils::Backoff;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::time::Duration;
+
+/// Ticks between two checks of the injector ahead of the local queue (Go's and tokio's 61).
+pub(crate) const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+/// Ticks between two non-blocking polls of the driver under the parking seam.
+pub(crate) const EVENT_INTERVAL: u32 = 61;
+/// LIFO-slot polls in a row before the slot's task goes to the back of the queue.
+pub(crate) const MAX_LIFO_POLLS: u32 = 3;
+/// Rounds over all victims a searching worker makes before it parks.
+const SEARCH_ROUNDS: u32 = 16;
+/// How long a worker parks, while another worker is busy, before it looks for stranded work.
+pub(crate) const STRANDED_CHECK_INTERVAL: Duration = Duration::from_millis(2);
+
+/// The parts of a worker that other threads may touch.
+pub(crate) struct Remote<U> {
+    pub(crate) stealer: crate::queue::Stealer,
+    /// The LIFO slot: a raw `Runnable`, or null. The owner swaps tasks in and out; a searcher
+    /// may take it when the owner is stuck (see the module doc).
+    pub(crate) lifo: AtomicPtr<Header>,
+    /// Counts the owner's polls, so searchers can tell a worker stuck inside one poll.
+    pub(crate) tick: AtomicU32,
+    pub(crate) unpark: U,
+}
+
+impl<U> Remote<U> {
+    pub(crate) fn new(stealer: crate::queue::Stealer, unpark: U) -> Remote<U> {
+        Remote {
+            stealer,
+            lifo: AtomicPtr::new(ptr::null_mut()),
+            tick: AtomicU32::new(0),
+            unpark,
+        }
+    }
+
+    /// Takes the LIFO slot's task, if any.
+    pub(crate) fn take_lifo(&self) -> Option<Runnable> {
+        if self.lifo.load(Relaxed).is_null() {
+            return None;
+        }
+        let task = NonNull::new(self.lifo.swap(ptr::null_mut(), Acquire))?;
+        // SAFETY: the slot held a `Runnable` given up by `into_raw`; the swap made it ours.
+        Some(unsafe { Runnable::from_raw(task) })
+    }
+
+    /// Puts `task` in the LIFO slot, returning the task it displaced.
+    pub(crate) fn put_lifo(&self, task: Runnable) -> Option<Runnable> {
+        let prev = self.lifo.swap(task.into_raw().as_ptr(), AcqRel);
+        // SAFETY: as in `take_lifo`: a displaced slot value is a `Runnable` we now own.
+        NonNull::new(prev).map(|task| unsafe { Runnable::from_raw(task) })
+    }
+
+    pub(crate) fn has_lifo(&self) -> bool {
+        !self.lifo.load(Relaxed).is_null()
+    }
+}
+
+/// A small xorshift generator for choosing steal victims.
+struct FastRand(u32);
+
+impl FastRand {
+    fn below(&mut self, n: usize) -> usize {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        ((x as u64 * n as u64) >> 32) as usize
+    }
+}
+
+pub(crate) struct Worker<P: Park> {
+    shared: crate::loom::Arc<Shared<P::Unpark>>,
+    index: usize,
+    park: P,
+    tick: u32,
+    is_searching: bool,
+    rng: FastRand,
+    /// Each victim's tick when this worker last looked, for spotting stuck workers.
+    seen_ticks: Vec<u32>,
+}
+
+/// The body of a worker thread.
+pub(crate) fn run<P: Park>(
+    shared: crate::loom::Arc<Shared<P::Unpark>>,
+    index: usize,
+    park: P,
+    local: LocalQueue,
+) {
+    let context = WorkerContext {
+        shared: crate::loom::Arc::as_ptr(&shared) as *const (),
+        index,
+        local,
+    };
+    let workers = shared.remotes.len();
+    let mut worker = Worker {
+        shared,
+        index,
+        park,
+        tick: 0,
+        is_searching: false,
+        rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
+        seen_ticks: vec![0; workers],
+    };
+    CONTEXT.with(|c| c.set(&context as *const WorkerContext));
+    worker.run_loop(&context);
+    CONTEXT.with(|c| c.set(ptr::null()));
+    worker.exit(&context);
+}
+
+impl<P: Park> Worker<P> {
+    fn remote(&self) -> &Remote<P::Unpark> {
+        &self.shared.remotes[self.index]
+    }
+
+    fn idle(&self) -> &Idle {
+        &self.shared.idle
+    }
+
+    fn run_loop(&mut self, cx: &WorkerContext) {
+        while !self.shared.is_shutdown() {
+            self.next_tick();
+            if self.tick % EVENT_INTERVAL == 0 {
+                self.park.park_timeout(Duration::ZERO);
+            }
+            match self.next_task(cx).or_else(|| self.search(cx)) {
+                Some(task) => self.run_task(cx, task),
+                None => self.park(cx),
+            }
+        }
+    }
+
+    fn next_tick(&mut self) {
+        self.tick = self.tick.wrapping_add(1);
+        self.remote().tick.store(self.tick, Relaxed);
+    }
+
+    fn next_task(&mut self, cx: &WorkerContext) -> Option<Runnable> {
+        if self.tick % GLOBAL_QUEUE_INTERVAL == 0 {
+            if let Some(task) = self.pop_injector(cx) {
+                return Some(task);
+            }
+        }
+        self.remote()
+            .take_lifo()
+            .or_else(|| cx.local.pop())
+            .or_else(|| self.pop_injector(cx))
+    }
+
+    fn pop_injector(&self, cx: &WorkerContext) -> Option<Runnable> {
+        if self.shared.injector.is_empty() {
+            return None;
+        }
+        steal_until_settled(|| self.shared.injector.steal_batch_and_pop(&cx.local))
+    }
+
+    fn run_task(&mut self, cx: &WorkerContext, mut task: Runnable) {
+        if self.is_searching {
+            self.is_searching = false;
+            if self.idle().transition_worker_from_searching() {
+                self.shared.notify_parked();
+            }
+        }
+        let mut lifo_polls = 0;
+        loop {
+            if let Some(requeued) = task.run() {
+                cx.local.push(requeued);
+                self.shared.notify_parked();
+            }
+            let Some(next) = self.remote().take_lifo() else {
+                return;
+            };
+            if lifo_polls == MAX_LIFO_POLLS {
+                cx.local.push(next);
+                self.shared.notify_parked();
+                return;
+            }
+            lifo_polls += 1;
+            self.next_tick();
+            task = next;
+        }
+    }
+
+    fn search(&mut self, cx: &WorkerContext) -> Option<Runnable> {
+        if !self.is_searching {
+            if !self.idle().transition_worker_to_searching() {
+                return None;
+            }
+            self.is_searching = true;
+        }
+        let workers = self.shared.remotes.len();
+        let backoff = Backoff::new();
+        for round in 0..SEARCH_ROUNDS {
+            let start = self.rng.below(workers);
+            for offset in 0..workers {
+                let victim = (start + offset) % workers;
+                if victim == self.index {
+                    continue;
+                }
+                let remote = &self.shared.remotes[victim];
+                if let Some(task) =
+                    steal_until_settled(|| remote.stealer.steal_batch_and_pop(&cx.local))
+                {
+                    return Some(task);
+                }
+                let tick = remote.tick.load(Relaxed);
+                if round == 0 {
+                    self.seen_ticks[victim] = tick;
+                } else if round == SEARCH_ROUNDS - 1 && tick == self.seen_ticks[victim] {
+                    if let Some(task) = remote.take_lifo() {
+                        return Some(task);
+                    }
+                }
+            }
+            if let Some(task) = self.pop_injector(cx) {
+                return Some(task);
+            }
+            if self.shared.is_shutdown() {
+                return None;
+            }
+            backoff.snooze();
+        }
+        None
+    }
+
+    fn has_local_work(&self, cx: &WorkerContext) -> bool {
+        self.remote().has_lifo() || !cx.local.is_empty()
+    }
+
+    fn park(&mut self, cx: &WorkerContext) {
+        if self.has_local_work(cx) {
+            return;
+        }
+        let was_last_searcher = self
+            .idle()
+            .transition_worker_to_parked(self.index, self.is_searching);
+        self.is_searching = false;
+        if was_last_searcher {
+            self.shared.notify_if_work_pending();
+        }
+        while !self.shared.is_shutdown() {
+            let others_busy = self.idle().num_unparked() > 0;
+            if others_busy {
+                self.sample_ticks();
+                self.park.park_timeout(STRANDED_CHECK_INTERVAL);
+            } else {
+                self.park.park();
+            }
+            if self.has_local_work(cx) {
+                // A driver under the seam woke tasks onto this worker.
+                self.is_searching = !self.idle().unpark_worker_by_id(self.index);
+                return;
+            }
+            if !self.idle().is_parked(self.index) {
+                // Chosen by `worker_to_notify`, which counted us as searching.
+                self.is_searching = true;
+                return;
+            }
+            if others_busy && self.stranded_work() && self.idle().unpark_worker_by_id(self.index) {
+                return;
+            }
+        }
+    }
+
+    fn sample_ticks(&mut self) {
+        for (victim, remote) in self.shared.remotes.iter().enumerate() {
+            self.seen_ticks[victim] = remote.tick.load(Relaxed);
+        }
+    }
+
+    /// Work behind a worker that has not started a new poll since `sample_ticks`.
+    fn stranded_work(&self) -> bool {
+        self.shared
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(victim, remote)| {
+                victim != self.index
+                    && remote.tick.load(Relaxed) == self.seen_ticks[victim]
+                    && (remote.has_lifo() || !remote.stealer.is_empty())
+            })
+    }
+
+    /// Drops what is left in this worker's queues; the last worker out sweeps the rest.
+    fn exit(&mut self, cx: &WorkerContext) {
+        while let Some(task) = self.remote().take_lifo() {
+            drop(task);
+        }
+        while let Some(task) = cx.local.pop() {
+            drop(task);
+        }
+        if self.shared.workers_running.fetch_sub(1, AcqRel) == 1 {
+            self.shared.drain_all();
+        }
+    }
+}

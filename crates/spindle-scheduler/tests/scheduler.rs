@@ -1,0 +1,140 @@
+//! The scheduler on its own, with the default thread parker.
+
+use futures::executor::block_on;
+use spindle_scheduler::{Scheduler, ThreadParker, ThreadUnparker};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn scheduler(workers: usize) -> Scheduler<ThreadUnparker> {
+    Scheduler::builder()
+        .worker_threads(workers)
+        .build(|_| ThreadParker::new())
+        .unwrap()
+}
+
+#[test]
+fn results_come_back_in_order() {
+    let scheduler = scheduler(2);
+    let handles: Vec<_> = (0..100u32).map(|i| scheduler.spawn(async move { i })).collect();
+    let results: Vec<u32> = handles.into_iter().map(|h| block_on(h).unwrap()).collect();
+    assert_eq!(results, (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn tasks_spawned_from_tasks_run() {
+    let scheduler = scheduler(2);
+    let spawner = scheduler.spawner();
+    let outer = scheduler.spawn(async move {
+        let inner: Vec<_> = (0..1000u64).map(|i| spawner.spawn(async move { i })).collect();
+        let mut sum = 0;
+        for handle in inner {
+            sum += handle.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(block_on(outer).unwrap(), 499_500);
+}
+
+struct DropCounter(Arc<AtomicUsize>);
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn shutdown_drops_every_pending_future_once() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let scheduler = scheduler(2);
+    let handles: Vec<_> = (0..1000)
+        .map(|_| {
+            let guard = DropCounter(dropped.clone());
+            scheduler.spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await
+            })
+        })
+        .collect();
+    drop(scheduler);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1000);
+    for handle in handles {
+        assert!(block_on(handle).unwrap_err().is_cancelled());
+    }
+}
+
+#[test]
+fn panic_is_caught_and_the_worker_lives_on() {
+    let scheduler = scheduler(1);
+    let err = block_on(scheduler.spawn(async { panic!("boom") })).unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(err.to_string(), "task panicked with message \"boom\"");
+    assert_eq!(block_on(scheduler.spawn(async { 5 })).unwrap(), 5);
+}
+
+#[test]
+fn abort_drops_the_future() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let scheduler = scheduler(1);
+    let guard = DropCounter(dropped.clone());
+    let handle = scheduler.spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await
+    });
+    handle.abort();
+    assert!(block_on(handle).unwrap_err().is_cancelled());
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn spinning_task_does_not_block_the_other_worker() {
+    let scheduler = scheduler(2);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let spinner = scheduler.spawn(async move {
+        while !flag.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+    });
+    let handles: Vec<_> = (0..100).map(|i| scheduler.spawn(async move { i })).collect();
+    let sum: i32 = handles.into_iter().map(|h| block_on(h).unwrap()).sum();
+    assert_eq!(sum, 4950);
+    stop.store(true, Ordering::SeqCst);
+    block_on(spinner).unwrap();
+}
+
+#[test]
+fn idle_scheduler_parks_its_workers() {
+    let scheduler = Scheduler::builder()
+        .worker_threads(2)
+        .thread_name("idle-probe")
+        .build(|_| ThreadParker::new())
+        .unwrap();
+    block_on(scheduler.spawn(async {})).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = cpu_time_of_threads("idle-probe");
+    std::thread::sleep(Duration::from_millis(500));
+    let used = cpu_time_of_threads("idle-probe") - before;
+    assert!(
+        used <= Duration::from_millis(10),
+        "idle workers used {used:?} of CPU in 500 ms"
+    );
+}
+
+/// User plus system CPU time of this process's threads whose name starts with `prefix`.
+fn cpu_time_of_threads(prefix: &str) -> Duration {
+    let mut ticks = 0;
+    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        let name = &stat[stat.find('(').unwrap() + 1..stat.rfind(')').unwrap()];
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+        ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    Duration::from_millis(ticks * 10)
+}
