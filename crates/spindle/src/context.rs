@@ -1,0 +1,81 @@
+//! The thread-local runtime context: which runtime `spawn` and `Handle::current` mean here,
+//! and whether blocking on a future is allowed on this thread.
+//!
+//! A worker thread is marked for its whole life (set when it starts). `block_on` marks the
+//! calling thread for the duration of the call. Both set the current [`Handle`].
+
+use crate::runtime::Handle;
+use std::cell::{Cell, RefCell};
+
+/// What this thread is doing for a runtime.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ThreadRole {
+    /// Not inside any runtime: blocking is fine.
+    Outside,
+    /// A runtime's worker thread: blocking it stalls that worker's tasks.
+    Worker,
+    /// Inside `block_on`: a nested `block_on` would deadlock on the outer future.
+    BlockOn,
+}
+
+thread_local! {
+    static ROLE: Cell<ThreadRole> = const { Cell::new(ThreadRole::Outside) };
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn role() -> ThreadRole {
+    ROLE.with(Cell::get)
+}
+
+pub(crate) fn current() -> Option<Handle> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Runs `f` with the current handle, without cloning it.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+    CURRENT.with(|c| f(c.borrow().as_ref()))
+}
+
+/// Marks this thread as one of `handle`'s workers, for the rest of its life.
+pub(crate) fn enter_worker(handle: Handle) {
+    ROLE.with(|r| r.set(ThreadRole::Worker));
+    CURRENT.with(|c| *c.borrow_mut() = Some(handle));
+}
+
+/// Clears a worker thread's context as it stops.
+pub(crate) fn exit_worker() {
+    ROLE.with(|r| r.set(ThreadRole::Outside));
+    CURRENT.with(|c| c.borrow_mut().take());
+}
+
+/// Restores the previous context when a `block_on` call ends, even by unwinding.
+pub(crate) struct BlockOnGuard {
+    previous: Option<Handle>,
+}
+
+/// Enters `block_on` for `handle`, or panics with the fix if this thread must not block.
+pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
+    match role() {
+        ThreadRole::Outside => {}
+        ThreadRole::Worker => panic!(
+            "spindle::block_on called from inside a runtime worker thread, which would stall \
+             every task on that worker; use .await here, or move blocking work into \
+             spindle::spawn_blocking"
+        ),
+        ThreadRole::BlockOn => panic!(
+            "spindle::block_on called inside another block_on, which would deadlock on the \
+             outer future; use .await here, or move blocking work into spindle::spawn_blocking"
+        ),
+    }
+    ROLE.with(|r| r.set(ThreadRole::BlockOn));
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(handle.clone()));
+    BlockOnGuard { previous }
+}
+
+impl Drop for BlockOnGuard {
+    fn drop(&mut self) {
+        ROLE.with(|r| r.set(ThreadRole::Outside));
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}

@@ -1,0 +1,61 @@
+//! spindle: a work-stealing, multi-threaded async runtime.
+//!
+//! Write what asyncio lets you write (`async fn` and `.await`, run until complete, gather
+//! many tasks and get their results in order, catch errors from awaited work) and it runs on
+//! every core.
+//!
+//! ```
+//! async fn task(n: u64) -> String {
+//!     spindle::yield_now().await;
+//!     format!("task {n} done")
+//! }
+//!
+//! let results = spindle::block_on(async {
+//!     let handles: Vec<_> = (1..=3).map(|n| spindle::spawn(task(n))).collect();
+//!     spindle::join_all(handles).await
+//! });
+//! let results: Vec<String> = results.into_iter().map(Result::unwrap).collect();
+//! assert_eq!(results, ["task 1 done", "task 2 done", "task 3 done"]);
+//! ```
+//!
+//! - Running: [`block_on`], [`Runtime`], [`Builder`], [`Handle`].
+//! - Tasks: [`spawn`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`].
+//! - Many futures at once: [`join_all`], [`try_join_all`].
+//!
+//! The facade composes the engine crates: `spindle-scheduler` (tasks, work-stealing workers,
+//! the parking seam) today, with the timer wheel and the I/O reactor stacking under the
+//! parking seam.
+
+mod block_on;
+mod context;
+mod join;
+mod join_set;
+mod runtime;
+mod task;
+
+pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
+pub use join_set::JoinSet;
+pub use runtime::{Builder, Handle, Runtime};
+pub use spindle_scheduler::{JoinError, JoinHandle};
+pub use task::{spawn, yield_now, YieldNow};
+
+use std::future::Future;
+
+/// Runs `future` to completion on the calling thread, on the process-wide default runtime
+/// (one worker per core; `SPINDLE_WORKER_THREADS` overrides the count), and returns its
+/// output: asyncio's `asyncio.run`.
+///
+/// If a runtime's [`Handle`] is current here (this is a task's thread, or inside another
+/// `block_on`), `spindle::block_on` panics instead: blocking there would stall or deadlock
+/// the runtime. Use `.await` instead.
+///
+/// ```
+/// let answer = spindle::block_on(async {
+///     let task = spindle::spawn(async { 6 * 7 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    runtime::default_runtime().block_on(future)
+}

@@ -1,0 +1,323 @@
+//! `Runtime`, its `Builder`, the cloneable `Handle`, and the process-wide default runtime.
+
+use crate::context;
+use spindle_scheduler::{Scheduler, Spawner, ThreadParker, ThreadUnparker};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The wake-up handle of the parking stack under each worker.
+type Unparker = ThreadUnparker;
+
+/// A multi-threaded, work-stealing runtime: one worker thread per core by default.
+///
+/// Dropping it stops the workers and cancels every task that has not finished: their futures
+/// are dropped (destructors run) and their [`JoinHandle`](crate::JoinHandle)s resolve to a
+/// cancelled [`JoinError`](crate::JoinError).
+///
+/// # Examples
+///
+/// ```
+/// let runtime = spindle::Runtime::new().unwrap();
+/// let answer = runtime.block_on(async {
+///     let task = spindle::spawn(async { 21 * 2 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    scheduler: Scheduler<Unparker>,
+}
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// let runtime = spindle::Builder::new()
+///     .worker_threads(2)
+///     .thread_name("my-app-worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(runtime.block_on(async { 1 + 1 }), 2);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: String,
+}
+
+/// A cheap, cloneable reference to a runtime, for spawning from anywhere.
+///
+/// ```
+/// let runtime = spindle::Runtime::new().unwrap();
+/// let handle = runtime.handle();
+/// let task = std::thread::spawn(move || handle.spawn(async { "from another thread" }))
+///     .join()
+///     .unwrap();
+/// assert_eq!(runtime.block_on(task).unwrap(), "from another thread");
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    spawner: Spawner<Unparker>,
+}
+
+impl Runtime {
+    /// A runtime with one worker thread per core.
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// assert_eq!(runtime.block_on(async { 5 }), 5);
+    /// ```
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::builder().worker_threads(1).build().unwrap();
+    /// # drop(runtime);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on the calling thread, with this runtime as the current
+    /// one: `spindle::spawn` inside it spawns onto this runtime's workers.
+    ///
+    /// # Panics
+    ///
+    /// On a worker thread of any spindle runtime, or inside another `block_on`: blocking there
+    /// would stall or deadlock the runtime. Use `.await` instead.
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// let sum = runtime.block_on(async {
+    ///     let tasks: Vec<_> = (1..=4).map(|n| spindle::spawn(async move { n })).collect();
+    ///     spindle::join_all(tasks).await.into_iter().map(Result::unwrap).sum::<i32>()
+    /// });
+    /// assert_eq!(sum, 10);
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _guard = context::enter_block_on(&self.handle);
+        crate::block_on::run_to_completion(future)
+    }
+
+    /// Spawns a task onto this runtime; see [`Handle::spawn`].
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// let task = runtime.spawn(async { 7 });
+    /// assert_eq!(runtime.block_on(task).unwrap(), 7);
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> crate::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// A [`Handle`] to this runtime.
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// assert_eq!(runtime.block_on(handle.spawn(async { 3 })).unwrap(), 3);
+    /// ```
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Shuts the runtime down, waiting at most `timeout` for workers to finish the poll they
+    /// are in. Every unfinished task is cancelled; a worker stuck in a long poll is detached
+    /// and cancels what is left once that poll returns.
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// let pending = runtime.spawn(std::future::pending::<()>());
+    /// runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    /// assert!(spindle::block_on(pending).unwrap_err().is_cancelled());
+    /// ```
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        self.scheduler.shutdown_timeout(timeout);
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: one worker per core, threads named `spindle-worker-N`.
+    ///
+    /// ```
+    /// let runtime = spindle::Builder::new().build().unwrap();
+    /// # drop(runtime);
+    /// ```
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: "spindle-worker".into(),
+        }
+    }
+
+    /// The number of worker threads. Zero is rejected by [`build`](Builder::build) with
+    /// [`io::ErrorKind::InvalidInput`].
+    ///
+    /// ```
+    /// let err = spindle::Builder::new().worker_threads(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// The prefix of the worker threads' names (`{name}-{index}`).
+    ///
+    /// ```
+    /// let runtime = spindle::Builder::new().thread_name("io").worker_threads(1).build().unwrap();
+    /// let name = runtime
+    ///     .block_on(spindle::spawn(async { std::thread::current().name().unwrap().to_owned() }));
+    /// # let _ = name;
+    /// ```
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Starts the runtime's worker threads.
+    ///
+    /// ```
+    /// let runtime = spindle::Builder::new().worker_threads(2).build().unwrap();
+    /// assert_eq!(runtime.block_on(async { "ok" }), "ok");
+    /// ```
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let mut scheduler = spindle_scheduler::Builder::new();
+        scheduler.thread_name(self.thread_name.clone());
+        if let Some(n) = self.worker_threads {
+            scheduler.worker_threads(n);
+        }
+        // Workers start before their handle exists; each waits for it before its first task.
+        let handle_slot = Arc::new(OnceLock::<Handle>::new());
+        let worker_slot = handle_slot.clone();
+        scheduler.on_thread_start(move || context::enter_worker(worker_slot.wait().clone()));
+        scheduler.on_thread_stop(context::exit_worker);
+        let scheduler = scheduler.build(|_| ThreadParker::new())?;
+        let handle = Handle {
+            spawner: scheduler.spawner(),
+        };
+        let _ = handle_slot.set(handle.clone());
+        Ok(Runtime { handle, scheduler })
+    }
+}
+
+impl Handle {
+    /// The handle of the runtime this code runs in: a task's runtime, or the runtime whose
+    /// `block_on` is on the stack.
+    ///
+    /// # Panics
+    ///
+    /// Outside any runtime. Use [`Handle::try_current`], or call it inside
+    /// `Runtime::block_on` or a spawned task.
+    ///
+    /// ```
+    /// spindle::block_on(async {
+    ///     let handle = spindle::Handle::current();
+    ///     assert_eq!(handle.spawn(async { 1 }).await.unwrap(), 1);
+    /// });
+    /// ```
+    pub fn current() -> Handle {
+        Handle::try_current().unwrap_or_else(|| {
+            panic!(
+                "spindle::Handle::current() called outside a spindle runtime; call it from a \
+                 spawned task or inside Runtime::block_on, or keep the Handle from \
+                 Runtime::handle() and pass it where it is needed"
+            )
+        })
+    }
+
+    /// The current runtime's handle, or `None` outside any runtime.
+    ///
+    /// ```
+    /// assert!(spindle::Handle::try_current().is_none());
+    /// spindle::block_on(async { assert!(spindle::Handle::try_current().is_some()) });
+    /// ```
+    pub fn try_current() -> Option<Handle> {
+        context::current()
+    }
+
+    /// Spawns `future` onto this handle's runtime, from any thread. It starts running at
+    /// once, in parallel with the caller; awaiting the returned
+    /// [`JoinHandle`](crate::JoinHandle) gives its output. If the runtime has shut down, the
+    /// task is cancelled at once and its handle resolves to a cancelled `JoinError`.
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// drop(runtime);
+    /// let late = handle.spawn(async { 1 });
+    /// assert!(spindle::block_on(late).unwrap_err().is_cancelled());
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> crate::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawner.spawn(future)
+    }
+}
+
+/// The process-wide runtime behind `spindle::block_on` and `spindle::spawn` outside any
+/// runtime, built on first use.
+pub(crate) fn default_runtime() -> &'static Runtime {
+    static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        let mut builder = Builder::new();
+        if let Some(n) = worker_threads_from_env() {
+            builder.worker_threads(n);
+        }
+        builder
+            .build()
+            .unwrap_or_else(|err| panic!("spindle: cannot start the default runtime: {err}"))
+    })
+}
+
+/// `SPINDLE_WORKER_THREADS`, if set.
+fn worker_threads_from_env() -> Option<usize> {
+    let value = std::env::var("SPINDLE_WORKER_THREADS").ok()?;
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => panic!(
+            "SPINDLE_WORKER_THREADS={value:?} is not a positive whole number; set it to the \
+             number of worker threads the default runtime should start, or unset it"
+        ),
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("worker_threads", &self.scheduler.worker_threads())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}

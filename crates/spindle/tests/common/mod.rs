@@ -1,0 +1,61 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Runs `body` on its own thread and fails the test if it has not finished within `limit`,
+/// instead of hanging the test run.
+pub fn with_watchdog<T: Send + 'static>(
+    name: &str,
+    limit: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done_tx, done_rx) = mpsc::channel();
+    let worker = std::thread::Builder::new()
+        .name(format!("watchdog-{name}"))
+        .spawn(move || {
+            let _ = done_tx.send(body());
+        })
+        .unwrap();
+    match done_rx.recv_timeout(limit) {
+        Ok(value) => {
+            worker.join().unwrap();
+            value
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the body sent nothing but returned"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: {name} did not finish within {limit:?}: a lost wake-up or a hang")
+        }
+    }
+}
+
+/// Scales a stress size by `SPINDLE_STRESS_SCALE` (default 1.0; CI may lower it), never
+/// below `min`.
+pub fn scaled(full: usize, min: usize) -> usize {
+    let scale: f64 = std::env::var("SPINDLE_STRESS_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((full as f64 * scale) as usize).max(min)
+}
+
+/// A runtime with `workers` worker threads.
+pub fn runtime(workers: usize) -> spindle::Runtime {
+    spindle::Builder::new()
+        .worker_threads(workers)
+        .build()
+        .unwrap()
+}
+
+/// The message of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
