@@ -119,6 +119,11 @@ enum Slot<F: Future> {
 }
 
 /// The future returned by [`join_all`].
+///
+/// ```
+/// let all: spindle::JoinAll<_> = spindle::join_all((1..=2).map(|n| async move { n }));
+/// assert_eq!(spindle::block_on(all), [1, 2]);
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct JoinAll<F: Future> {
     slots: Vec<Slot<F>>,
@@ -231,6 +236,12 @@ impl<F: Future> fmt::Debug for JoinAll<F> {
 }
 
 /// The future returned by [`try_join_all`].
+///
+/// ```
+/// let all: spindle::TryJoinAll<_> =
+///     spindle::try_join_all((1..=2).map(|n| async move { Ok::<_, ()>(n) }));
+/// assert_eq!(spindle::block_on(all), Ok(vec![1, 2]));
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct TryJoinAll<F: Future> {
     inner: JoinAll<F>,

@@ -42,6 +42,11 @@ pub fn yield_now() -> YieldNow {
 }
 
 /// The future returned by [`yield_now`].
+///
+/// ```
+/// let yielding: spindle::YieldNow = spindle::yield_now();
+/// spindle::block_on(yielding);
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct YieldNow {
     yielded: bool,
