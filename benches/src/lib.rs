@@ -1,0 +1,437 @@
+//! Shared helpers for the benchmarks: every contender built the same way, with the same worker
+//! count, behind one small interface so each workload is written once.
+//!
+//! # Contenders
+//!
+//! | name | built as | root future (`block_on`) runs on | spawn inside the runtime |
+//! | --- | --- | --- | --- |
+//! | `spindle` | `spindle::Builder::new().worker_threads(W)` | the calling (bench) thread | `spindle::spawn` |
+//! | `tokio` | `tokio::runtime::Builder::new_multi_thread().worker_threads(W)` | the calling (bench) thread | `tokio::spawn` |
+//! | `smol` | an `async_executor::Executor<'static>` run by W threads | a task on the executor; the bench thread blocks on its `Task` | `Executor::spawn` |
+//!
+//! W is [`worker_count`]: the `BENCH_WORKERS` environment variable if set, else the number of
+//! cores. Each runtime is built once, outside any timed region, and every workload is generic
+//! over [`Contender`], so the three run exactly the same code apart from the runtime calls.
+//!
+//! # Invariants
+//!
+//! - No contender turns the bench thread into a worker: smol's root future is spawned onto the
+//!   executor and the bench thread only waits for its `Task` (a plain
+//!   `futures_lite::future::block_on(task)`), so smol has W executor threads, like the others.
+//! - A [`Spawner`] is what a task captures to spawn more tasks. For spindle and tokio it is a
+//!   zero-sized marker (their `spawn` finds the runtime through a thread-local, as user code
+//!   does); for smol it is a `&'static Executor`, copied without touching a reference count.
+//! - [`Spawner::Task`] resolves to the task's output: spindle's and tokio's `JoinError` is
+//!   unwrapped (a benchmark task never panics or gets cancelled), so awaiting a handle costs the
+//!   same poll in all three.
+//!
+//! # Why smol's executor is leaked
+//!
+//! Tasks need to spawn from inside the runtime, and smol has no thread-local "current
+//! executor". A `&'static Executor<'static>` (one small allocation per [`SmolRuntime`], kept for
+//! the life of the process) gives them that without an `Arc` clone per spawn, which the other
+//! two do not pay either.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::thread;
+
+/// The number of worker threads every contender gets: `BENCH_WORKERS` if set, else the number
+/// of cores.
+///
+/// # Panics
+///
+/// If `BENCH_WORKERS` is set to something other than a positive whole number.
+pub fn worker_count() -> usize {
+    match std::env::var("BENCH_WORKERS") {
+        Ok(value) => match value.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => panic!(
+                "BENCH_WORKERS={value:?} is not a positive whole number; set it to the number \
+                 of worker threads each runtime should get, or unset it to use one per core"
+            ),
+        },
+        Err(_) => thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// A way to spawn tasks from inside a runtime, cheap to copy into every task.
+pub trait Spawner: Copy + Send + Sync + 'static {
+    /// The handle of a spawned task; awaiting it gives the task's output.
+    type Task<T: Send + 'static>: Future<Output = T> + Send + 'static;
+
+    /// Spawns `future` and returns its handle.
+    fn spawn<F>(self, future: F) -> Self::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawns `future` without keeping a handle: the task runs on, detached.
+    fn spawn_detached<F>(self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// The runtime's own `yield_now`.
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// A runtime under test.
+pub trait Contender {
+    /// The name criterion reports it under.
+    const NAME: &'static str;
+
+    /// How its tasks spawn more tasks.
+    type Spawner: Spawner;
+
+    /// The spawner to capture into the root future and its tasks.
+    fn spawner(&self) -> Self::Spawner;
+
+    /// Runs `future` to completion and returns its output; the calling thread blocks.
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawns `future` from outside the runtime (the bench thread), through its handle.
+    fn spawn_remote<F>(&self, future: F) -> <Self::Spawner as Spawner>::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+}
+
+/// A join handle whose `Result<T, E>` output is unwrapped, so spindle's and tokio's handles
+/// resolve to `T` like smol's `Task<T>`.
+#[derive(Debug)]
+pub struct Unwrapped<H>(H);
+
+impl<H, T, E> Future for Unwrapped<H>
+where
+    H: Future<Output = Result<T, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match Pin::new(&mut self.0).poll(cx) {
+            Poll::Ready(Ok(value)) => Poll::Ready(value),
+            Poll::Ready(Err(err)) => panic!("a benchmark task failed: {err:?}"),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// spindle
+
+/// A spindle [`Runtime`](spindle::Runtime) with W workers, and its handle for remote spawns.
+#[derive(Debug)]
+pub struct SpindleRuntime {
+    runtime: spindle::Runtime,
+    handle: spindle::Handle,
+}
+
+impl SpindleRuntime {
+    /// `spindle::Builder::new().worker_threads(workers).build()`.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime cannot start its threads.
+    pub fn new(workers: usize) -> SpindleRuntime {
+        let runtime = spindle::Builder::new()
+            .worker_threads(workers)
+            .build()
+            .unwrap_or_else(|err| panic!("cannot build the spindle runtime: {err}"));
+        let handle = runtime.handle();
+        SpindleRuntime { runtime, handle }
+    }
+
+    /// The runtime itself.
+    pub fn runtime(&self) -> &spindle::Runtime {
+        &self.runtime
+    }
+
+    /// The handle used for spawns from outside the runtime.
+    pub fn handle(&self) -> &spindle::Handle {
+        &self.handle
+    }
+}
+
+/// Spawns with `spindle::spawn` (the current runtime, found through the thread-local context).
+#[derive(Debug, Clone, Copy)]
+pub struct SpindleSpawner;
+
+impl Spawner for SpindleSpawner {
+    type Task<T: Send + 'static> = Unwrapped<spindle::JoinHandle<T>>;
+
+    #[inline]
+    fn spawn<F>(self, future: F) -> Self::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrapped(spindle::spawn(future))
+    }
+
+    #[inline]
+    fn spawn_detached<F>(self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(spindle::spawn(future));
+    }
+
+    #[inline]
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        spindle::yield_now()
+    }
+}
+
+impl Contender for SpindleRuntime {
+    const NAME: &'static str = "spindle";
+    type Spawner = SpindleSpawner;
+
+    fn spawner(&self) -> SpindleSpawner {
+        SpindleSpawner
+    }
+
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.block_on(future)
+    }
+
+    #[inline]
+    fn spawn_remote<F>(&self, future: F) -> Unwrapped<spindle::JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrapped(self.handle.spawn(future))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tokio
+
+/// A tokio multi-thread [`Runtime`](tokio::runtime::Runtime) with W workers.
+#[derive(Debug)]
+pub struct TokioRuntime {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TokioRuntime {
+    /// `tokio::runtime::Builder::new_multi_thread().worker_threads(workers).build()`, with no
+    /// I/O or time driver (the workloads use neither; spindle has neither yet).
+    ///
+    /// # Panics
+    ///
+    /// If the runtime cannot start its threads.
+    pub fn new(workers: usize) -> TokioRuntime {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .build()
+            .unwrap_or_else(|err| panic!("cannot build the tokio runtime: {err}"));
+        TokioRuntime { runtime }
+    }
+
+    /// The runtime itself.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+}
+
+/// Spawns with `tokio::spawn` (the current runtime, found through the thread-local context).
+#[derive(Debug, Clone, Copy)]
+pub struct TokioSpawner;
+
+impl Spawner for TokioSpawner {
+    type Task<T: Send + 'static> = Unwrapped<tokio::task::JoinHandle<T>>;
+
+    #[inline]
+    fn spawn<F>(self, future: F) -> Self::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrapped(tokio::spawn(future))
+    }
+
+    #[inline]
+    fn spawn_detached<F>(self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::spawn(future));
+    }
+
+    #[inline]
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+impl Contender for TokioRuntime {
+    const NAME: &'static str = "tokio";
+    type Spawner = TokioSpawner;
+
+    fn spawner(&self) -> TokioSpawner {
+        TokioSpawner
+    }
+
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.block_on(future)
+    }
+
+    #[inline]
+    fn spawn_remote<F>(&self, future: F) -> Unwrapped<tokio::task::JoinHandle<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Unwrapped(self.runtime.handle().spawn(future))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// smol
+
+/// smol's multi-threaded setup: one `async_executor::Executor<'static>` that W threads run,
+/// each in `futures_lite::future::block_on(executor.run(shutdown))`.
+///
+/// Dropping it signals the shutdown future (closes a channel) and joins the threads. The
+/// executor itself is leaked (see the crate docs).
+#[derive(Debug)]
+pub struct SmolRuntime {
+    executor: &'static async_executor::Executor<'static>,
+    shutdown: Option<async_channel::Sender<()>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl SmolRuntime {
+    /// Starts `workers` threads running one executor.
+    ///
+    /// # Panics
+    ///
+    /// If a thread cannot be started.
+    pub fn new(workers: usize) -> SmolRuntime {
+        let executor: &'static async_executor::Executor<'static> =
+            Box::leak(Box::new(async_executor::Executor::new()));
+        let (shutdown, stop) = async_channel::bounded::<()>(1);
+        let threads = (0..workers)
+            .map(|index| {
+                let stop = stop.clone();
+                thread::Builder::new()
+                    .name(format!("smol-worker-{index}"))
+                    .spawn(move || {
+                        // `recv` fails once the sender is dropped: that ends `run`.
+                        let _ = futures_lite::future::block_on(executor.run(stop.recv()));
+                    })
+                    .unwrap_or_else(|err| panic!("cannot start a smol worker thread: {err}"))
+            })
+            .collect();
+        SmolRuntime {
+            executor,
+            shutdown: Some(shutdown),
+            threads,
+        }
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &'static async_executor::Executor<'static> {
+        self.executor
+    }
+}
+
+impl Drop for SmolRuntime {
+    fn drop(&mut self) {
+        drop(self.shutdown.take());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Spawns with `Executor::spawn` on the runtime's (leaked, `'static`) executor.
+#[derive(Debug, Clone, Copy)]
+pub struct SmolSpawner(&'static async_executor::Executor<'static>);
+
+impl Spawner for SmolSpawner {
+    type Task<T: Send + 'static> = async_executor::Task<T>;
+
+    #[inline]
+    fn spawn<F>(self, future: F) -> async_executor::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.spawn(future)
+    }
+
+    #[inline]
+    fn spawn_detached<F>(self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Dropping a smol `Task` cancels it; `detach` is smol's "drop the JoinHandle".
+        self.0.spawn(future).detach();
+    }
+
+    #[inline]
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+}
+
+impl Contender for SmolRuntime {
+    const NAME: &'static str = "smol";
+    type Spawner = SmolSpawner;
+
+    fn spawner(&self) -> SmolSpawner {
+        SmolSpawner(self.executor)
+    }
+
+    /// Spawns `future` as the root task and blocks the calling thread on its `Task`: the calling
+    /// thread never runs executor work.
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        futures_lite::future::block_on(self.executor.spawn(future))
+    }
+
+    #[inline]
+    fn spawn_remote<F>(&self, future: F) -> async_executor::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.executor.spawn(future)
+    }
+}
+
+/// Reads this process's resident set size (`VmRSS` in `/proc/self/status`), in KiB.
+///
+/// # Errors
+///
+/// If the file cannot be read or has no `VmRSS` line (not Linux).
+pub fn rss_kib() -> std::io::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "no parsable VmRSS line in /proc/self/status",
+            )
+        })
+}
