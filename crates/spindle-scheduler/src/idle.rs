@@ -155,7 +155,11 @@ mod tests {
         assert_eq!(idle.worker_to_notify(), None);
         assert!(idle.transition_worker_from_searching());
         assert_eq!(idle.worker_to_notify(), Some(1));
-        assert_eq!(idle.worker_to_notify(), None, "the woken worker now searches");
+        assert_eq!(
+            idle.worker_to_notify(),
+            None,
+            "the woken worker now searches"
+        );
     }
 
     #[test]

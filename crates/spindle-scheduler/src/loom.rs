@@ -17,7 +17,10 @@ pub(crate) mod sync {
     pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
     pub(crate) type Condvar = parking_lot::Condvar;
 
-    pub(crate) fn wait<'a, T>(condvar: &Condvar, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    pub(crate) fn wait<'a, T>(
+        condvar: &Condvar,
+        mut guard: MutexGuard<'a, T>,
+    ) -> MutexGuard<'a, T> {
         condvar.wait(&mut guard);
         guard
     }
@@ -91,8 +94,8 @@ pub(crate) mod cell {
 }
 
 pub(crate) mod thread {
-    #[cfg(not(loom))]
-    pub(crate) use std::thread::yield_now;
     #[cfg(loom)]
     pub(crate) use loom::thread::yield_now;
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::yield_now;
 }

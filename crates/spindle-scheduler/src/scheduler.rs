@@ -196,6 +196,10 @@ fn outside_shard(shards: usize) -> usize {
     })
 }
 
+/// A thread start/stop hook. Always std's `Arc`: the hooks are user code, not part of the
+/// synchronization loom models, and loom's `Arc` cannot hold a `dyn Fn`.
+type Callback = std::sync::Arc<dyn Fn(usize) + Send + Sync>;
+
 /// Configures a [`Scheduler`].
 ///
 /// ```
@@ -211,8 +215,8 @@ fn outside_shard(shards: usize) -> usize {
 pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: String,
-    on_thread_start: Option<Arc<dyn Fn() + Send + Sync>>,
-    on_thread_stop: Option<Arc<dyn Fn() + Send + Sync>>,
+    on_thread_start: Option<Callback>,
+    on_thread_stop: Option<Callback>,
 }
 
 impl Default for Builder {
@@ -273,7 +277,7 @@ impl Builder {
         self
     }
 
-    /// Runs `f` on each worker thread as it starts, before it runs any task.
+    /// Runs `f(index)` on each worker thread as it starts, before it runs any task.
     ///
     /// ```
     /// # use spindle_scheduler::{Scheduler, ThreadParker};
@@ -283,26 +287,26 @@ impl Builder {
     /// let counter = started.clone();
     /// let scheduler = Scheduler::builder()
     ///     .worker_threads(2)
-    ///     .on_thread_start(move || { counter.fetch_add(1, Ordering::SeqCst); })
+    ///     .on_thread_start(move |_index| { counter.fetch_add(1, Ordering::SeqCst); })
     ///     .build(|_| ThreadParker::new())
     ///     .unwrap();
     /// drop(scheduler);
     /// assert_eq!(started.load(Ordering::SeqCst), 2);
     /// ```
-    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
-        self.on_thread_start = Some(Arc::new(f));
+    pub fn on_thread_start(&mut self, f: impl Fn(usize) + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_start = Some(std::sync::Arc::new(f));
         self
     }
 
-    /// Runs `f` on each worker thread as it stops, after its last task.
+    /// Runs `f(index)` on each worker thread as it stops, after its last task.
     ///
     /// ```
     /// # use spindle_scheduler::{Scheduler, ThreadParker};
-    /// let scheduler = Scheduler::builder().on_thread_stop(|| {}).build(|_| ThreadParker::new()).unwrap();
+    /// let scheduler = Scheduler::builder().on_thread_stop(|_index| {}).build(|_| ThreadParker::new()).unwrap();
     /// # drop(scheduler);
     /// ```
-    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
-        self.on_thread_stop = Some(Arc::new(f));
+    pub fn on_thread_stop(&mut self, f: impl Fn(usize) + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_stop = Some(std::sync::Arc::new(f));
         self
     }
 
@@ -358,11 +362,11 @@ impl Builder {
                 .name(format!("{}-{index}", self.thread_name))
                 .spawn(move || {
                     if let Some(f) = on_start {
-                        f();
+                        f(index);
                     }
                     worker::run(worker_shared, index, park, local);
                     if let Some(f) = on_stop {
-                        f();
+                        f(index);
                     }
                 });
             match spawned {

@@ -6,6 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Task counts: Miri interprets every step, so it runs the same tests on fewer tasks.
+const MANY: u32 = if cfg!(miri) { 20 } else { 1000 };
+const SOME: u32 = if cfg!(miri) { 10 } else { 100 };
+
 fn scheduler(workers: usize) -> Scheduler<ThreadUnparker> {
     Scheduler::builder()
         .worker_threads(workers)
@@ -16,9 +20,11 @@ fn scheduler(workers: usize) -> Scheduler<ThreadUnparker> {
 #[test]
 fn results_come_back_in_order() {
     let scheduler = scheduler(2);
-    let handles: Vec<_> = (0..100u32).map(|i| scheduler.spawn(async move { i })).collect();
+    let handles: Vec<_> = (0..SOME)
+        .map(|i| scheduler.spawn(async move { i }))
+        .collect();
     let results: Vec<u32> = handles.into_iter().map(|h| block_on(h).unwrap()).collect();
-    assert_eq!(results, (0..100).collect::<Vec<_>>());
+    assert_eq!(results, (0..SOME).collect::<Vec<_>>());
 }
 
 #[test]
@@ -26,14 +32,17 @@ fn tasks_spawned_from_tasks_run() {
     let scheduler = scheduler(2);
     let spawner = scheduler.spawner();
     let outer = scheduler.spawn(async move {
-        let inner: Vec<_> = (0..1000u64).map(|i| spawner.spawn(async move { i })).collect();
+        let inner: Vec<_> = (0..u64::from(MANY))
+            .map(|i| spawner.spawn(async move { i }))
+            .collect();
         let mut sum = 0;
         for handle in inner {
             sum += handle.await.unwrap();
         }
         sum
     });
-    assert_eq!(block_on(outer).unwrap(), 499_500);
+    let n = u64::from(MANY);
+    assert_eq!(block_on(outer).unwrap(), n * (n - 1) / 2);
 }
 
 struct DropCounter(Arc<AtomicUsize>);
@@ -47,7 +56,7 @@ impl Drop for DropCounter {
 fn shutdown_drops_every_pending_future_once() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let scheduler = scheduler(2);
-    let handles: Vec<_> = (0..1000)
+    let handles: Vec<_> = (0..MANY)
         .map(|_| {
             let guard = DropCounter(dropped.clone());
             scheduler.spawn(async move {
@@ -57,7 +66,7 @@ fn shutdown_drops_every_pending_future_once() {
         })
         .collect();
     drop(scheduler);
-    assert_eq!(dropped.load(Ordering::SeqCst), 1000);
+    assert_eq!(dropped.load(Ordering::SeqCst), MANY as usize);
     for handle in handles {
         assert!(block_on(handle).unwrap_err().is_cancelled());
     }
@@ -96,14 +105,17 @@ fn spinning_task_does_not_block_the_other_worker() {
             std::hint::spin_loop();
         }
     });
-    let handles: Vec<_> = (0..100).map(|i| scheduler.spawn(async move { i })).collect();
-    let sum: i32 = handles.into_iter().map(|h| block_on(h).unwrap()).sum();
-    assert_eq!(sum, 4950);
+    let handles: Vec<_> = (0..SOME)
+        .map(|i| scheduler.spawn(async move { i }))
+        .collect();
+    let sum: u32 = handles.into_iter().map(|h| block_on(h).unwrap()).sum();
+    assert_eq!(sum, SOME * (SOME - 1) / 2);
     stop.store(true, Ordering::SeqCst);
     block_on(spinner).unwrap();
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads /proc and measures CPU time")]
 fn idle_scheduler_parks_its_workers() {
     let scheduler = Scheduler::builder()
         .worker_threads(2)
@@ -133,7 +145,9 @@ fn cpu_time_of_threads(prefix: &str) -> Duration {
         if !name.starts_with(prefix) {
             continue;
         }
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .collect();
         ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     }
     Duration::from_millis(ticks * 10)

@@ -21,6 +21,8 @@ pub(crate) enum ThreadRole {
 thread_local! {
     static ROLE: Cell<ThreadRole> = const { Cell::new(ThreadRole::Outside) };
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    /// A worker's timer context (its own wheel), for the worker's whole life.
+    static WORKER_TIMER: RefCell<Option<spindle_timer::EnterGuard>> = const { RefCell::new(None) };
 }
 
 pub(crate) fn role() -> ThreadRole {
@@ -36,21 +38,25 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
     CURRENT.with(|c| f(c.borrow().as_ref()))
 }
 
-/// Marks this thread as one of `handle`'s workers, for the rest of its life.
-pub(crate) fn enter_worker(handle: Handle) {
+/// Marks this thread as `handle`'s worker number `index`, for the rest of its life.
+pub(crate) fn enter_worker(handle: Handle, index: usize) {
     ROLE.with(|r| r.set(ThreadRole::Worker));
+    let timer = spindle_timer::enter(handle.timer().clone(), Some(index));
+    WORKER_TIMER.with(|t| *t.borrow_mut() = Some(timer));
     CURRENT.with(|c| *c.borrow_mut() = Some(handle));
 }
 
 /// Clears a worker thread's context as it stops.
 pub(crate) fn exit_worker() {
     ROLE.with(|r| r.set(ThreadRole::Outside));
+    WORKER_TIMER.with(|t| t.borrow_mut().take());
     CURRENT.with(|c| c.borrow_mut().take());
 }
 
 /// Restores the previous context when a `block_on` call ends, even by unwinding.
 pub(crate) struct BlockOnGuard {
     previous: Option<Handle>,
+    _timer: spindle_timer::EnterGuard,
 }
 
 /// Enters `block_on` for `handle`, or panics with the fix if this thread must not block.
@@ -69,7 +75,10 @@ pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
     }
     ROLE.with(|r| r.set(ThreadRole::BlockOn));
     let previous = CURRENT.with(|c| c.borrow_mut().replace(handle.clone()));
-    BlockOnGuard { previous }
+    BlockOnGuard {
+        previous,
+        _timer: spindle_timer::enter(handle.timer().clone(), None),
+    }
 }
 
 impl Drop for BlockOnGuard {

@@ -21,10 +21,11 @@
 //! - Running: [`block_on`], [`Runtime`], [`Builder`], [`Handle`].
 //! - Tasks: [`spawn`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`].
 //! - Many futures at once: [`join_all`], [`try_join_all`].
+//! - Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`] (also at [`time`]).
 //!
 //! The facade composes the engine crates: `spindle-scheduler` (tasks, work-stealing workers,
-//! the parking seam) today, with the timer wheel and the I/O reactor stacking under the
-//! parking seam.
+//! the parking seam) and `spindle-timer` (a timing wheel per worker), which stacks under the
+//! scheduler's parking seam.
 
 mod block_on;
 mod context;
@@ -32,12 +33,14 @@ mod join;
 mod join_set;
 mod runtime;
 mod task;
+pub mod time;
 
 pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
 pub use join_set::JoinSet;
 pub use runtime::{Builder, Handle, Runtime};
 pub use spindle_scheduler::{JoinError, JoinHandle};
 pub use task::{spawn, yield_now, YieldNow};
+pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
 
 use std::future::Future;
 

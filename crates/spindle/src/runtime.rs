@@ -1,7 +1,9 @@
 //! `Runtime`, its `Builder`, the cloneable `Handle`, and the process-wide default runtime.
 
 use crate::context;
-use spindle_scheduler::{Scheduler, Spawner, ThreadParker, ThreadUnparker};
+use crate::time::TimerParker;
+use spindle_scheduler::{Park, Scheduler, Spawner, ThreadParker, ThreadUnparker, Unpark};
+use spindle_timer::Timer;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -60,6 +62,7 @@ pub struct Builder {
 #[derive(Clone)]
 pub struct Handle {
     spawner: Spawner<Unparker>,
+    timer: Arc<Timer>,
 }
 
 impl Runtime {
@@ -197,19 +200,40 @@ impl Builder {
     /// assert_eq!(runtime.block_on(async { "ok" }), "ok");
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
+        let workers = self
+            .worker_threads
+            .unwrap_or_else(spindle_scheduler::default_worker_threads);
+        // The parking stack under each worker, bottom up: a thread parker, then the timer.
+        let parkers: Vec<ThreadParker> = (0..workers).map(|_| ThreadParker::new()).collect();
+        let timer = Timer::new(
+            parkers
+                .iter()
+                .map(|parker| {
+                    let unparker = parker.unpark();
+                    Box::new(move || unparker.unpark()) as Box<dyn Fn() + Send + Sync>
+                })
+                .collect(),
+        );
+        let mut parkers = parkers.into_iter();
+
         let mut scheduler = spindle_scheduler::Builder::new();
-        scheduler.thread_name(self.thread_name.clone());
-        if let Some(n) = self.worker_threads {
-            scheduler.worker_threads(n);
-        }
+        scheduler
+            .worker_threads(workers)
+            .thread_name(self.thread_name.clone());
         // Workers start before their handle exists; each waits for it before its first task.
         let handle_slot = Arc::new(OnceLock::<Handle>::new());
         let worker_slot = handle_slot.clone();
-        scheduler.on_thread_start(move || context::enter_worker(worker_slot.wait().clone()));
-        scheduler.on_thread_stop(context::exit_worker);
-        let scheduler = scheduler.build(|_| ThreadParker::new())?;
+        scheduler
+            .on_thread_start(move |index| context::enter_worker(worker_slot.wait().clone(), index));
+        scheduler.on_thread_stop(|_| context::exit_worker());
+        let worker_timer = timer.clone();
+        let scheduler = scheduler.build(|index| {
+            let parker = parkers.next().expect("one parker per worker");
+            TimerParker::new(parker, worker_timer.clone(), index)
+        })?;
         let handle = Handle {
             spawner: scheduler.spawner(),
+            timer,
         };
         let _ = handle_slot.set(handle.clone());
         Ok(Runtime { handle, scheduler })
@@ -269,6 +293,21 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.spawner.spawn(future)
+    }
+
+    /// The number of armed timers (sleeps, timeouts and intervals registered and not yet
+    /// fired or dropped) on this runtime.
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// assert_eq!(runtime.handle().armed_timers(), 0);
+    /// ```
+    pub fn armed_timers(&self) -> usize {
+        self.timer.len()
+    }
+
+    pub(crate) fn timer(&self) -> &Arc<Timer> {
+        &self.timer
     }
 }
 

@@ -41,7 +41,10 @@ impl JoinError {
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
-            repr: Repr::Panic(panic_message(payload.as_ref()).map(str::to_owned), Payload(payload)),
+            repr: Repr::Panic(
+                panic_message(payload.as_ref()).map(str::to_owned),
+                Payload(payload),
+            ),
         }
     }
 

@@ -86,7 +86,11 @@ unsafe impl Send for TaskRef {}
 
 /// Allocates a task. Returns its first `Runnable`, its `JoinHandle`, and the registry's
 /// reference (three references in all).
-pub(crate) fn new_task<F, S>(future: F, scheduler: S, shard: u32) -> (Runnable, JoinHandle<F::Output>, TaskRef)
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    shard: u32,
+) -> (Runnable, JoinHandle<F::Output>, TaskRef)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -259,10 +263,13 @@ where
     let mut cx = Context::from_waker(&waker);
     let polled = catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
-            // SAFETY: RUNNING gives exclusive access to the stage; the future is never moved
-            // out of the allocation while in `Stage::Running`, so pinning it is sound.
+            // SAFETY: RUNNING gives exclusive access to the stage.
             match unsafe { &mut *stage } {
-                Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+                Stage::Running(future) => {
+                    // SAFETY: the future is never moved out of the allocation while in
+                    // `Stage::Running` (it is dropped in place), so pinning it is sound.
+                    unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+                }
                 _ => unreachable!("a runnable task always holds its future"),
             }
         })
@@ -293,7 +300,7 @@ where
         Err(payload) => Err(JoinError::panic(payload)),
     };
     // SAFETY: RUNNING is ours and the runner's reference passes to `complete`.
-    unsafe { complete(cell, ptr, output) };
+    unsafe { complete::<F, S>(ptr, output) };
     false
 }
 
@@ -336,27 +343,33 @@ where
         Err(payload) => Err(JoinError::panic(payload)),
     };
     // SAFETY: forwarded from the caller.
-    unsafe { complete(cell, ptr, output) }
+    unsafe { complete::<F, S>(ptr, output) }
 }
 
 /// Stores the output, publishes `COMPLETE`, wakes the joiner, and releases the references.
 ///
+/// Takes the task as a pointer, not as a `&Cell`: it may free the cell before returning, and a
+/// reference argument must stay valid for the whole call (Miri reports freeing it as UB).
+///
 /// # Safety
 /// The caller owns the future slot (`RUNNING`), which is already `Consumed`, and passes one
 /// reference.
-unsafe fn complete<F, S>(cell: &Cell<F, S>, ptr: NonNull<Header>, output: Result<F::Output, JoinError>)
+unsafe fn complete<F, S>(ptr: NonNull<Header>, output: Result<F::Output, JoinError>)
 where
     F: Future + Send + 'static,
     S: Schedule,
 {
+    let cell = cell::<F, S>(ptr);
     // SAFETY: exclusive access (RUNNING); the slot is `Consumed`, so nothing is leaked.
-    cell.stage.with_mut(|stage| unsafe { ptr::write(stage, Stage::Finished(output)) });
+    cell.stage
+        .with_mut(|stage| unsafe { ptr::write(stage, Stage::Finished(output)) });
     let prev = cell.header.state.transition_to_complete();
     if !prev.is_join_interested() {
         // Invariant 3: nobody will read it.
-        // SAFETY: the handle is gone, so the completing thread keeps exclusive access.
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            // SAFETY: the handle is gone, so the completing thread keeps exclusive access.
+            cell.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
         }));
     } else if prev.is_join_waker_set() {
         cell.header.join_waker.with(|waker| {
@@ -365,9 +378,16 @@ where
                 waker.wake_by_ref();
             }
         });
-        if !cell.header.state.unset_join_waker_after_complete().is_join_interested() {
+        if !cell
+            .header
+            .state
+            .unset_join_waker_after_complete()
+            .is_join_interested()
+        {
             // SAFETY: the handle was dropped while JOIN_WAKER was set: the waker is ours.
-            cell.header.join_waker.with_mut(|waker| unsafe { *waker = None });
+            cell.header
+                .join_waker
+                .with_mut(|waker| unsafe { *waker = None });
         }
     }
     let registry_ref = cell.scheduler.release(TaskRef(ptr));
@@ -394,6 +414,15 @@ where
     F: Future + Send + 'static,
     S: Schedule,
 {
+    // loom cannot see a `Box` being freed: touch every cell mutably first, so that it checks
+    // the deallocation happens after every other thread's last access to the task.
+    #[cfg(loom)]
+    {
+        let cell = cell::<F, S>(ptr);
+        cell.stage.with_mut(|_| ());
+        cell.header.join_waker.with_mut(|_| ());
+        cell.header.owned.with_mut(|_| ());
+    }
     // SAFETY: no reference is left, so nothing else can reach the allocation; it was made by
     // `Box::new` in `new_task::<F, S>`.
     drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) });
@@ -430,8 +459,12 @@ fn can_read_output(header: &Header, waker: &Waker) -> bool {
     let registered = if !snapshot.is_join_waker_set() {
         set_join_waker(header, waker.clone())
     } else {
-        // SAFETY: JOIN_WAKER is set: reading is shared with the completing thread.
-        let same = header.join_waker.with(|current| unsafe { &*current }.as_ref().is_some_and(|w| w.will_wake(waker)));
+        let same = header.join_waker.with(|current| {
+            // SAFETY: JOIN_WAKER is set: reading is shared with the completing thread.
+            unsafe { &*current }
+                .as_ref()
+                .is_some_and(|w| w.will_wake(waker))
+        });
         if same {
             return false;
         }
@@ -449,9 +482,14 @@ fn can_read_output(header: &Header, waker: &Waker) -> bool {
     }
 }
 
-fn set_join_waker(header: &Header, waker: Waker) -> Result<super::state::Snapshot, super::state::Snapshot> {
+fn set_join_waker(
+    header: &Header,
+    waker: Waker,
+) -> Result<super::state::Snapshot, super::state::Snapshot> {
     // SAFETY: JOIN_WAKER is unset and the caller is the handle: exclusive access (invariant 4).
-    header.join_waker.with_mut(|slot| unsafe { *slot = Some(waker) });
+    header
+        .join_waker
+        .with_mut(|slot| unsafe { *slot = Some(waker) });
     let result = header.state.set_join_waker();
     if result.is_err() {
         // SAFETY: publishing failed, so the field is still the handle's alone.
@@ -470,14 +508,17 @@ where
     let cell = cell::<F, S>(ptr);
     let cleanup = cell.header.state.transition_to_join_handle_dropped();
     if cleanup.drop_output {
-        // SAFETY: complete, with the handle's interest: the handle owns the stage.
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            // SAFETY: complete, with the handle's interest: the handle owns the stage.
+            cell.stage
+                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
         }));
     }
     if cleanup.drop_waker {
         // SAFETY: JOIN_WAKER is unset: the field is the handle's.
-        cell.header.join_waker.with_mut(|slot| unsafe { *slot = None });
+        cell.header
+            .join_waker
+            .with_mut(|slot| unsafe { *slot = None });
     }
     if cell.header.state.ref_dec(1) {
         // SAFETY: that was the last reference.
@@ -512,5 +553,42 @@ pub(crate) fn abort(ptr: NonNull<Header>) {
     if header.state.transition_to_notified_and_cancel() == Notify::Submit {
         // SAFETY: the transition counted a new reference for the `Runnable`.
         unsafe { (header.vtable.schedule)(ptr) }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A scheduler that is never asked to schedule, and holds no registry.
+    struct Unscheduled;
+
+    impl Schedule for Unscheduled {
+        fn schedule(&self, _task: Runnable) {
+            unreachable!("nothing wakes these tasks");
+        }
+        fn release(&self, _task: TaskRef) -> bool {
+            false
+        }
+    }
+
+    /// A detached task (no handle, no registry, no waker) is freed inside `complete`, by its
+    /// runner. Under Miri this caught `complete` freeing the cell while a `&Cell` argument was
+    /// still live.
+    #[test]
+    fn detached_task_is_freed_by_its_completion() {
+        let (runnable, handle, registered) = new_task(async { 1 }, Unscheduled, 0);
+        registered.drop_ref();
+        drop(handle);
+        assert!(runnable.run().is_none());
+    }
+
+    /// The same, on the cancellation path: a detached task's `Runnable` dropped unrun.
+    #[test]
+    fn detached_task_is_freed_by_its_cancellation() {
+        let (runnable, handle, registered) = new_task(async { 1 }, Unscheduled, 0);
+        registered.drop_ref();
+        drop(handle);
+        drop(runnable);
     }
 }

@@ -90,7 +90,9 @@ impl State {
     /// A new task: scheduled (its first `Runnable` exists), a `JoinHandle`, and `refs`
     /// references.
     pub(crate) fn new(refs: usize) -> State {
-        State(AtomicUsize::new(SCHEDULED | JOIN_INTEREST | refs * REF_ONE))
+        State(AtomicUsize::new(
+            SCHEDULED | JOIN_INTEREST | (refs * REF_ONE),
+        ))
     }
 
     pub(crate) fn load(&self) -> Snapshot {
@@ -102,7 +104,10 @@ impl State {
         loop {
             let (outcome, next) = f(Snapshot(current));
             let Some(next) = next else { return outcome };
-            match self.0.compare_exchange_weak(current, next.0, AcqRel, Acquire) {
+            match self
+                .0
+                .compare_exchange_weak(current, next.0, AcqRel, Acquire)
+            {
                 Ok(_) => return outcome,
                 Err(actual) => current = actual,
             }
@@ -162,10 +167,19 @@ impl State {
     }
 
     /// `wake_by_ref`: idle -> SCHEDULED with a new reference for the `Runnable`.
+    ///
+    /// An already scheduled task still gets a (same-value) compare-and-swap: a release that
+    /// the runner's next `transition_to_running` acquires, so whatever the waker wrote before
+    /// waking is visible to the poll that the wake was coalesced into. A plain load there
+    /// lost wake-ups: a task awaiting a `JoinHandle` could poll it, read the joined task's
+    /// state from before `COMPLETE`, and go idle for good (the loom model
+    /// `join_wake_of_a_scheduled_task_is_not_lost`).
     pub(crate) fn transition_to_notified_by_ref(&self) -> Notify {
         self.update(|s| {
-            if s.is_complete() || s.is_scheduled() {
+            if s.is_complete() {
                 (Notify::Nothing, None)
+            } else if s.is_scheduled() {
+                (Notify::Nothing, Some(s))
             } else if s.is_running() {
                 (Notify::Nothing, Some(Snapshot(s.0 | SCHEDULED)))
             } else {
@@ -218,7 +232,10 @@ impl State {
             } else if s.is_running() || s.is_scheduled() {
                 (ToShutdown::Flagged, Some(Snapshot(s.0 | CANCELLED)))
             } else {
-                (ToShutdown::Claimed, Some(Snapshot(s.0 | RUNNING | CANCELLED)))
+                (
+                    ToShutdown::Claimed,
+                    Some(Snapshot(s.0 | RUNNING | CANCELLED)),
+                )
             }
         })
     }
@@ -240,10 +257,14 @@ impl State {
     /// The `JoinHandle` takes the waker back to replace it. Fails if the task completed.
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.update(|s| {
-            debug_assert!(s.is_join_interested() && s.is_join_waker_set());
+            debug_assert!(s.is_join_interested());
             if s.is_complete() {
+                // JOIN_WAKER may be unset already: the completing thread woke the waker and
+                // handed it back between the handle's snapshot and this update.
                 (Err(s), None)
             } else {
+                // Before completion only the handle unsets JOIN_WAKER.
+                debug_assert!(s.is_join_waker_set());
                 let next = Snapshot(s.0 & !JOIN_WAKER);
                 (Ok(next), Some(next))
             }
@@ -274,7 +295,9 @@ impl State {
     }
 
     pub(crate) fn ref_inc(&self) {
-        let prev = self.0.fetch_add(REF_ONE, std::sync::atomic::Ordering::Relaxed);
+        let prev = self
+            .0
+            .fetch_add(REF_ONE, std::sync::atomic::Ordering::Relaxed);
         if prev > isize::MAX as usize {
             std::process::abort();
         }
@@ -385,5 +408,18 @@ mod tests {
         assert_eq!(idle.transition_to_idle(), ToIdle::Idle);
         assert_eq!(idle.transition_to_shutdown(), ToShutdown::Claimed);
         assert!(idle.load().is_running());
+    }
+
+    /// Found by the loom model `join_handle_poll_vs_completion`: the handle saw its waker
+    /// published and went to replace it, but the task completed, woke that waker and unset
+    /// `JOIN_WAKER` first. The handle must just see `COMPLETE`.
+    #[test]
+    fn replacing_the_join_waker_after_completion_sees_complete() {
+        let state = State::new(2);
+        assert!(state.set_join_waker().is_ok());
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert!(state.transition_to_complete().is_join_waker_set());
+        assert!(state.unset_join_waker_after_complete().is_join_interested());
+        assert!(state.unset_join_waker().unwrap_err().is_complete());
     }
 }

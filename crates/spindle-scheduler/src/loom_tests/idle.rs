@@ -1,0 +1,128 @@
+//! The idle protocol (rule 4 of [`crate::idle`]) against a push into the injector.
+//!
+//! The producer does what `Shared::schedule_remote` does after its push: a SeqCst fence, then
+//! `worker_to_notify` and an unpark. The worker does what `Worker::search` and `Worker::park`
+//! do: it searches, finds nothing, parks (`transition_worker_to_parked`), and, as the last
+//! searcher, re-checks the queue as `Shared::notify_if_work_pending` does; then it blocks in
+//! its real [`ThreadParker`] until it is taken off the sleepers list. `Idle` and the parker
+//! are the real code; the queue is a stand-in (see [`Queue`]).
+
+use super::model;
+use crate::idle::Idle;
+use crate::loom::sync::{fence, AtomicUsize};
+use crate::loom::Arc;
+use crate::park::{Park, ThreadParker, ThreadUnparker, Unpark};
+use crate::worker::STRANDED_CHECK_INTERVAL;
+use loom::thread;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Release, SeqCst};
+
+/// Stand-in for the injector: the number of queued tasks.
+///
+/// crossbeam's `Injector::push` publishes a task with a `Release` store; its `steal` decides
+/// "empty" after a `SeqCst` fence, and its `is_empty` with `SeqCst` loads. loom models `SeqCst`
+/// fences but treats `SeqCst` loads as `Acquire`, so `is_empty` here is a `SeqCst` fence then
+/// an `Acquire` load: the guarantee rule 4 relies on (a check ordered after the worker's
+/// SeqCst decrement of the counts sees a push ordered before the producer's SeqCst fence), in
+/// a form loom checks. (The crate's own loom `Injector` is a mutex, which would order the
+/// two sides by itself and so leave the producer's fence untested.)
+struct Queue(AtomicUsize);
+
+impl Queue {
+    fn push(&self) {
+        self.0.fetch_add(1, Release);
+    }
+
+    fn is_empty(&self) -> bool {
+        fence(SeqCst);
+        self.0.load(Acquire) == 0
+    }
+
+    fn pop(&self) -> bool {
+        let mut len = self.0.load(Acquire);
+        while len > 0 {
+            match self.0.compare_exchange(len, len - 1, AcqRel, Acquire) {
+                Ok(_) => return true,
+                Err(actual) => len = actual,
+            }
+        }
+        false
+    }
+}
+
+/// `Shared::notify_parked`, for a single worker.
+fn notify_parked(idle: &Idle, unparker: &ThreadUnparker) {
+    if let Some(worker) = idle.worker_to_notify() {
+        assert_eq!(worker, 0);
+        unparker.unpark();
+    }
+}
+
+/// A remote push races the only worker going to sleep: the worker's search misses the task,
+/// and the producer's check of the counts may run before, between or after the worker's
+/// `transition_worker_to_parked` and its re-check of the queue.
+///
+/// Catches: a task left in the queue with the worker asleep and nobody notified (loom reports
+/// the deadlock of the parked worker), which is what happens if the producer skips its fence,
+/// if the parking worker leaves the counts after re-checking the queue instead of before, or
+/// if the last searcher does not re-check; also a worker woken while still counted as parked,
+/// or counts left inconsistent (checked at the end).
+#[test]
+fn injector_push_vs_last_searcher_parking() {
+    model(|| {
+        let idle = Arc::new(Idle::new(1));
+        let queue = Arc::new(Queue(AtomicUsize::new(0)));
+        let mut parker = ThreadParker::new();
+        let unparker = parker.unpark();
+
+        let producer = {
+            let (idle, queue, unparker) = (idle.clone(), queue.clone(), unparker.clone());
+            thread::spawn(move || {
+                queue.push();
+                // `schedule_remote`: the push must be visible before the counts are read.
+                fence(SeqCst);
+                notify_parked(&idle, &unparker);
+            })
+        };
+        let worker = {
+            let (idle, queue) = (idle.clone(), queue.clone());
+            thread::spawn(move || {
+                // `Worker::search`.
+                assert!(idle.transition_worker_to_searching());
+                if !queue.pop() {
+                    // `Worker::park`.
+                    if idle.transition_worker_to_parked(0, true) {
+                        // `Shared::notify_if_work_pending`.
+                        if !queue.is_empty() {
+                            notify_parked(&idle, &unparker);
+                        }
+                    }
+                    loop {
+                        // Timed while any worker counts as unparked: here only this one,
+                        // once the producer has chosen it (loom times out at once).
+                        if idle.num_unparked() > 0 {
+                            parker.park_timeout(STRANDED_CHECK_INTERVAL);
+                        } else {
+                            parker.park();
+                        }
+                        if !idle.is_parked(0) {
+                            // Chosen by `worker_to_notify`, which counted it as searching.
+                            break;
+                        }
+                    }
+                    assert!(queue.pop(), "woken, but the task is not in the queue");
+                }
+                // `Worker::run_task`: the last searcher found work.
+                if idle.transition_worker_from_searching() {
+                    notify_parked(&idle, &unparker);
+                }
+            })
+        };
+        producer.join().unwrap();
+        worker.join().unwrap();
+
+        assert!(queue.is_empty(), "the task was left in the queue");
+        assert_eq!(idle.num_searching(), 0);
+        assert_eq!(idle.num_unparked(), 1);
+        assert!(!idle.is_parked(0));
+    });
+}

@@ -1,0 +1,162 @@
+//! `Sleep`: a future that completes at a deadline.
+
+use crate::context;
+use crate::driver::{Slot, Timer};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Waits until `duration` has elapsed (asyncio's `await asyncio.sleep(n)`).
+///
+/// A duration too large for `Instant` (such as `Duration::MAX`) waits "forever" (30 years).
+///
+/// ```
+/// # spindle_timer::block_on(async {
+/// let start = std::time::Instant::now();
+/// spindle_timer::sleep(std::time::Duration::from_millis(10)).await;
+/// assert!(start.elapsed() >= std::time::Duration::from_millis(10));
+/// # });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep::new(Timer::deadline_after(duration))
+}
+
+/// Waits until `deadline`.
+///
+/// ```
+/// # spindle_timer::block_on(async {
+/// let deadline = std::time::Instant::now() + std::time::Duration::from_millis(5);
+/// spindle_timer::sleep_until(deadline).await;
+/// assert!(std::time::Instant::now() >= deadline);
+/// # });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(deadline)
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+///
+/// It registers with a timer wheel on its first poll (on the wheel of the worker polling it),
+/// never completes before its deadline, and removes its entry when dropped. It allocates
+/// nothing: the wheel stores the waker in its own slab.
+///
+/// ```
+/// # spindle_timer::block_on(async {
+/// let sleep: spindle_timer::Sleep = spindle_timer::sleep(std::time::Duration::from_millis(1));
+/// sleep.await;
+/// # });
+/// ```
+pub struct Sleep {
+    deadline: Instant,
+    registration: Option<Registration>,
+}
+
+struct Registration {
+    timer: Arc<Timer>,
+    slot: Slot,
+}
+
+impl Sleep {
+    fn new(deadline: Instant) -> Sleep {
+        Sleep {
+            deadline,
+            registration: None,
+        }
+    }
+
+    /// The instant at which this sleep completes.
+    ///
+    /// ```
+    /// let deadline = std::time::Instant::now();
+    /// assert_eq!(spindle_timer::sleep_until(deadline).deadline(), deadline);
+    /// ```
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the deadline has passed.
+    ///
+    /// ```
+    /// assert!(spindle_timer::sleep(std::time::Duration::ZERO).is_elapsed());
+    /// ```
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline, earlier or later, without allocating; a sleep that already
+    /// completed waits again until the new deadline.
+    ///
+    /// ```
+    /// # spindle_timer::block_on(async {
+    /// use std::time::{Duration, Instant};
+    /// let mut sleep = Box::pin(spindle_timer::sleep(Duration::from_secs(3600)));
+    /// sleep.as_mut().reset(Instant::now() + Duration::from_millis(5));
+    /// sleep.await;
+    /// # });
+    /// ```
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        let this = self.get_mut();
+        this.deadline = deadline;
+        if let Some(registration) = &this.registration {
+            if !registration.timer.reset(registration.slot, deadline) {
+                this.registration = None;
+            }
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if Instant::now() >= this.deadline {
+            if let Some(registration) = this.registration.take() {
+                registration.timer.cancel(registration.slot);
+            }
+            return Poll::Ready(());
+        }
+        match &this.registration {
+            Some(registration) => {
+                if registration
+                    .timer
+                    .update_waker(registration.slot, cx.waker())
+                {
+                    Poll::Pending
+                } else {
+                    // Fired: the wheel only fires entries whose deadline tick has begun.
+                    this.registration = None;
+                    Poll::Ready(())
+                }
+            }
+            None => {
+                let deadline = this.deadline;
+                this.registration = Some(context::with_current(|timer, worker| Registration {
+                    slot: timer.register(worker, deadline, cx.waker().clone()),
+                    timer: timer.clone(),
+                }));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some(registration) = self.registration.take() {
+            registration.timer.cancel(registration.slot);
+        }
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("registered", &self.registration.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,145 @@
+//! Time: `sleep`, `sleep_until`, `timeout`, `interval` (asyncio's `sleep` and `wait_for`), and
+//! the timer's layer in each worker's parking stack.
+//!
+//! The futures come from `spindle-timer`; these functions make sure a `Sleep` polled outside
+//! any runtime attaches to the process-wide default runtime. Deadlines have millisecond
+//! resolution and round up: a sleep never completes early, and on an idle runtime completes
+//! within about a millisecond of its deadline.
+
+use spindle_scheduler::{Park, ThreadParker, ThreadUnparker};
+use spindle_timer::Timer;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+pub use spindle_timer::{Elapsed, Interval, MissedTickBehavior, Sleep, Timeout};
+
+fn default_timer() -> Arc<Timer> {
+    crate::runtime::default_runtime().handle().timer().clone()
+}
+
+fn attach_default() {
+    spindle_timer::set_default_timer(default_timer);
+}
+
+/// Waits until `duration` has elapsed: asyncio's `await asyncio.sleep(n)`.
+///
+/// `Duration::MAX` (or any duration past what `Instant` can hold) waits forever, without
+/// overflowing.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// spindle::block_on(spindle::sleep(Duration::from_millis(20)));
+/// assert!(start.elapsed() >= Duration::from_millis(20));
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    attach_default();
+    spindle_timer::sleep(duration)
+}
+
+/// Waits until `deadline`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let deadline = Instant::now() + Duration::from_millis(10);
+/// spindle::block_on(spindle::sleep_until(deadline));
+/// assert!(Instant::now() >= deadline);
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    attach_default();
+    spindle_timer::sleep_until(deadline)
+}
+
+/// Runs `future` for at most `duration`: `Ok(output)` if it finishes in time, otherwise
+/// `Err(Elapsed)` and `future` is dropped: asyncio's `wait_for`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// spindle::block_on(async {
+///     let fast = spindle::timeout(Duration::from_secs(1), async { "done" }).await;
+///     assert_eq!(fast, Ok("done"));
+///     let slow = spindle::timeout(Duration::from_millis(10), spindle::sleep(Duration::from_secs(60))).await;
+///     assert!(slow.is_err());
+/// });
+/// ```
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    attach_default();
+    spindle_timer::timeout(duration, future)
+}
+
+/// Ticks every `period`, the first tick at once; `tick().await` returns the tick's
+/// `Instant`. Missed ticks burst by default; see [`MissedTickBehavior`].
+///
+/// # Panics
+///
+/// If `period` is zero.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// spindle::block_on(async {
+///     let mut interval = spindle::interval(Duration::from_millis(5));
+///     let first = interval.tick().await;
+///     let second = interval.tick().await;
+///     assert!(second - first >= Duration::from_millis(5));
+/// });
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    attach_default();
+    spindle_timer::interval(period)
+}
+
+/// Worker `index`'s parking stack: the timer over a thread parker. Before blocking it fires
+/// due timers (its own wheel's, and those of busy workers) and bounds the park by the next
+/// deadline; after waking it fires what came due and wakes those tasks (onto this worker).
+pub(crate) struct TimerParker {
+    inner: ThreadParker,
+    timer: Arc<Timer>,
+    index: usize,
+    due: Vec<Waker>,
+}
+
+impl TimerParker {
+    pub(crate) fn new(inner: ThreadParker, timer: Arc<Timer>, index: usize) -> TimerParker {
+        TimerParker {
+            inner,
+            timer,
+            index,
+            due: Vec::new(),
+        }
+    }
+
+    fn park_for(&mut self, limit: Option<Duration>) {
+        if limit != Some(Duration::ZERO) {
+            match self.timer.before_park(self.index, limit, &mut self.due) {
+                Some(Duration::ZERO) => {}
+                Some(timeout) => self.inner.park_timeout(timeout),
+                None => self.inner.park(),
+            }
+            self.timer.after_park(self.index);
+        }
+        self.timer.fire_due(self.index, &mut self.due);
+        self.due.drain(..).for_each(Waker::wake);
+    }
+}
+
+impl Park for TimerParker {
+    type Unpark = ThreadUnparker;
+
+    fn unpark(&self) -> ThreadUnparker {
+        self.inner.unpark()
+    }
+
+    fn park(&mut self) {
+        self.park_for(None);
+    }
+
+    fn park_timeout(&mut self, timeout: Duration) {
+        self.park_for(Some(timeout));
+    }
+}
