@@ -23,11 +23,9 @@
 //! wheel's next deadline, then the real deadline: with both sides SeqCst, either the inserter
 //! sees the published deadline (and unparks), or the owner sees the new entry.
 
+use crate::loom::{AtomicU64, AtomicUsize, Mutex};
 use crate::wheel::{TimerKey, TimerWheel};
-use parking_lot::Mutex;
 use std::fmt;
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::task::Waker;
@@ -178,10 +176,11 @@ impl Timer {
         }
     }
 
-    /// Removes the entry (if it has not fired), returning its memory to the wheel.
-    pub(crate) fn cancel(&self, slot: Slot) {
+    /// Removes the entry (if it has not fired), returning its memory to the wheel. True if
+    /// it was still armed.
+    pub(crate) fn cancel(&self, slot: Slot) -> bool {
         let removed = self.wheels[slot.wheel].wheel.lock().cancel(slot.key);
-        drop(removed);
+        removed.is_some()
     }
 
     fn wake_owner_if_later(&self, wheel: usize, tick: u64) {

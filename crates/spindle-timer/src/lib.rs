@@ -51,11 +51,15 @@
 mod context;
 mod driver;
 mod interval;
+mod loom;
 mod slab;
 mod sleep;
 #[allow(unsafe_code)]
 mod timeout;
 pub mod wheel;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 pub use context::{enter, set_default_timer, EnterGuard};
 pub use driver::Timer;

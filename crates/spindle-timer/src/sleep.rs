@@ -115,7 +115,7 @@ impl Future for Sleep {
         let this = self.get_mut();
         if Instant::now() >= this.deadline {
             if let Some(registration) = this.registration.take() {
-                registration.timer.cancel(registration.slot);
+                let _ = registration.timer.cancel(registration.slot);
             }
             return Poll::Ready(());
         }
@@ -147,7 +147,7 @@ impl Future for Sleep {
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let Some(registration) = self.registration.take() {
-            registration.timer.cancel(registration.slot);
+            let _ = registration.timer.cancel(registration.slot);
         }
     }
 }

@@ -1,0 +1,106 @@
+//! loom models of the driver's cross-thread protocol, run on the real `Timer` code:
+//! `RUSTFLAGS="--cfg loom" cargo test -p spindle-timer --release --lib -- loom_tests`.
+
+use crate::driver::Timer;
+use loom::sync::atomic::{AtomicBool, AtomicUsize};
+use loom::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// Counts the wakes of the wakers made from it.
+struct WakeCount(AtomicUsize);
+
+impl Wake for WakeCount {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counting_waker() -> (std::sync::Arc<WakeCount>, Waker) {
+    let count = std::sync::Arc::new(WakeCount(AtomicUsize::new(0)));
+    (count.clone(), Waker::from(count))
+}
+
+/// A worker about to park forever while another thread arms a timer in its wheel: either the
+/// worker sees the timer (and parks with a timeout), or the arming thread sees the published
+/// park deadline and unparks it. Catches a lost wake-up that would leave the timer unfired
+/// until some unrelated event (the bug if `before_park` read the wheel before publishing
+/// `FOREVER`, or `register` read `parked_until` before inserting).
+#[test]
+fn a_timer_armed_while_a_worker_parks_is_never_missed() {
+    loom::model(|| {
+        let unparked = Arc::new(AtomicBool::new(false));
+        let flag = unparked.clone();
+        let timer = Timer::new(vec![Box::new(move || flag.store(true, SeqCst))]);
+        let arming = {
+            let timer = timer.clone();
+            loom::thread::spawn(move || {
+                let (_count, waker) = counting_waker();
+                let deadline = Instant::now() + Duration::from_secs(3600);
+                timer.register(None, deadline, waker)
+            })
+        };
+        let mut due = Vec::new();
+        let timeout = timer.before_park(0, None, &mut due);
+        arming.join().unwrap();
+        assert!(
+            timeout.is_some() || unparked.load(SeqCst),
+            "the worker would park forever with a timer armed and nobody unparking it"
+        );
+        timer.after_park(0);
+    });
+}
+
+/// Dropping a sleep (cancel) on one thread while a parking worker fires the same due entry on
+/// another: exactly one of them gets the entry: the waker is woken once or the cancel removed
+/// it, never both, never neither.
+#[test]
+fn cancel_and_fire_race_resolves_to_exactly_one() {
+    loom::model(|| {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let (count, waker) = counting_waker();
+        let slot = timer.register(Some(0), Instant::now(), waker);
+        let cancelling = {
+            let timer = timer.clone();
+            loom::thread::spawn(move || timer.cancel(slot))
+        };
+        let mut due = Vec::new();
+        // The entry's deadline tick has begun once a millisecond has passed.
+        std::thread::sleep(Duration::from_millis(2));
+        timer.fire_due(0, &mut due);
+        let fired = due.len();
+        due.drain(..).for_each(Waker::wake);
+        let cancelled = cancelling.join().unwrap();
+        assert_eq!(fired + usize::from(cancelled), 1);
+        assert_eq!(count.0.load(SeqCst), fired);
+        assert!(timer.is_empty());
+    });
+}
+
+/// A worker fires a busy worker's due timer (take-over) while the owner registers another:
+/// both entries are accounted for, nothing is fired twice.
+#[test]
+fn take_over_of_a_busy_wheel_fires_each_entry_once() {
+    loom::model(|| {
+        let timer = Timer::new(vec![Box::new(|| {}), Box::new(|| {})]);
+        let (count, waker) = counting_waker();
+        timer.register(Some(1), Instant::now(), waker);
+        std::thread::sleep(Duration::from_millis(2));
+        let owner = {
+            let timer = timer.clone();
+            loom::thread::spawn(move || {
+                let mut due = Vec::new();
+                timer.fire_due(1, &mut due);
+                due.drain(..).for_each(Waker::wake);
+            })
+        };
+        let mut due = Vec::new();
+        timer.fire_due(0, &mut due);
+        due.drain(..).for_each(Waker::wake);
+        owner.join().unwrap();
+        assert!(count.0.load(SeqCst) <= 1);
+        // Whoever lost a try_lock left it for the owner, which always locks: fired once.
+        assert_eq!(count.0.load(SeqCst), 1);
+    });
+}
