@@ -21,8 +21,14 @@ pub struct JoinError {
 
 enum Repr {
     Cancelled,
-    /// The payload, and its message (if it was a string) copied out for `Display`.
-    Panic(Option<String>, Payload),
+    /// Boxed, so that a task's output slot (`Result<T, JoinError>`) stays one word plus `T`.
+    Panic(Box<PanicInfo>),
+}
+
+struct PanicInfo {
+    /// The payload's message (if it was a string), copied out for `Display`.
+    message: Option<String>,
+    payload: Payload,
 }
 
 /// A panic payload that is only ever reached by value.
@@ -41,10 +47,10 @@ impl JoinError {
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
-            repr: Repr::Panic(
-                panic_message(payload.as_ref()).map(str::to_owned),
-                Payload(payload),
-            ),
+            repr: Repr::Panic(Box::new(PanicInfo {
+                message: panic_message(payload.as_ref()).map(str::to_owned),
+                payload: Payload(payload),
+            })),
         }
     }
 
@@ -103,7 +109,7 @@ impl JoinError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
-            Repr::Panic(_, payload) => Ok(payload.0),
+            Repr::Panic(info) => Ok(info.payload.0),
             Repr::Cancelled => Err(self),
         }
     }
@@ -120,7 +126,7 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => f.write_str("task was cancelled"),
-            Repr::Panic(message, _) => match message {
+            Repr::Panic(info) => match &info.message {
                 Some(message) => write!(f, "task panicked with message {message:?}"),
                 None => f.write_str("task panicked"),
             },
@@ -132,7 +138,7 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => f.write_str("JoinError::Cancelled"),
-            Repr::Panic(message, _) => match message {
+            Repr::Panic(info) => match &info.message {
                 Some(message) => write!(f, "JoinError::Panic({message:?})"),
                 None => f.write_str("JoinError::Panic(..)"),
             },

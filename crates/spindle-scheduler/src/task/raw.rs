@@ -592,3 +592,29 @@ mod tests {
         drop(runnable);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod size_tests {
+    use super::*;
+
+    struct NoScheduler;
+    impl Schedule for NoScheduler {
+        fn schedule(&self, _task: Runnable) {}
+        fn release(&self, _task: TaskRef) -> bool {
+            false
+        }
+    }
+
+    /// A task parked on a small future (the idle-task memory benchmark's) stays small: every
+    /// byte here is paid per task by a program holding a million of them.
+    #[test]
+    fn an_idle_task_allocation_stays_small() {
+        fn cell_size<F: Future>(_: &F) -> usize {
+            std::mem::size_of::<Cell<F, NoScheduler>>()
+        }
+        let future = async { std::future::pending::<()>().await };
+        println!("header {} bytes", std::mem::size_of::<Header>());
+        println!("idle task cell {} bytes", cell_size(&future));
+        assert!(cell_size(&future) <= 80, "{}", cell_size(&future));
+    }
+}
