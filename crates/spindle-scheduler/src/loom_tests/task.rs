@@ -662,7 +662,9 @@ fn shutdown_sweep_vs_wake() {
             let runner = running.then(|| {
                 let sched = sched.clone();
                 // The sweep may have dropped the `Runnable` first.
-                thread::spawn(move || drop(sched.run_one()))
+                thread::spawn(move || {
+                    sched.run_one();
+                })
             });
             waking.join().unwrap();
             sweeper.join().unwrap();
