@@ -1,7 +1,9 @@
 //! The owned-task registry: every task that has not completed, so shutdown can reach it.
 //!
-//! Intrusive doubly linked lists (the links live in each task's header), sharded by worker so
-//! that spawns on different workers take different locks. The registry holds one reference to
+//! Intrusive doubly linked lists (the links live in each task's header), sharded by a hash of
+//! the task's address so that spawns and completions on different workers rarely take the same
+//! lock. The header keeps no shard index and no "listed" flag: a task is listed exactly when it
+//! has a predecessor or is its shard's head. The registry holds one reference to
 //! each task it lists.
 //!
 //! # Invariants
@@ -51,10 +53,6 @@ impl OwnedTasks {
         }
     }
 
-    pub(crate) fn shard_count(&self) -> usize {
-        self.shards.len()
-    }
-
     /// Lists a new task. Returns false, listing nothing, once the registry is closed.
     pub(crate) fn insert(&self, task: TaskRef) -> bool {
         let ptr = task.header();
@@ -66,7 +64,6 @@ impl OwnedTasks {
         links(ptr, |l| {
             l.prev = None;
             l.next = old_head;
-            l.linked = true;
         });
         if let Some(old) = old_head {
             links(old, |l| l.prev = Some(ptr));
@@ -80,8 +77,8 @@ impl OwnedTasks {
     pub(crate) fn remove(&self, task: TaskRef) -> bool {
         let ptr = task.header();
         let mut shard = self.shard_of(ptr).lock();
-        let (prev, next, linked) = links(ptr, |l| (l.prev, l.next, l.linked));
-        if !linked {
+        let (prev, next) = links(ptr, |l| (l.prev, l.next));
+        if prev.is_none() && shard.head != Some(ptr) {
             return false;
         }
         match prev {
@@ -91,7 +88,8 @@ impl OwnedTasks {
         if let Some(next) = next {
             links(next, |l| l.prev = prev);
         }
-        links(ptr, |l| l.linked = false);
+        links(ptr, |l| l.next = None);
+        links(ptr, |l| l.prev = None);
         true
     }
 
@@ -107,10 +105,7 @@ impl OwnedTasks {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             if let Some(ptr) = shard.head {
-                let next = links(ptr, |l| {
-                    l.linked = false;
-                    l.next
-                });
+                let next = links(ptr, |l| l.next.take());
                 if let Some(next) = next {
                     links(next, |l| l.prev = None);
                 }
@@ -129,8 +124,8 @@ impl OwnedTasks {
     }
 
     fn shard_of(&self, task: NonNull<Header>) -> &Mutex<Shard> {
-        // SAFETY: the caller holds a reference; `shard` is immutable after spawn.
-        let index = unsafe { task.as_ref() }.shard as usize;
-        &self.shards[index % self.shards.len()]
+        // Fibonacci hashing of the address: neighbouring allocations land in different shards.
+        let hash = (task.as_ptr() as usize as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        &self.shards[hash as usize % self.shards.len()]
     }
 }

@@ -169,11 +169,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let shard = shared.with_worker(|cx| match cx {
-        Some(cx) => cx.index,
-        None => outside_shard(shared.owned.shard_count()),
-    });
-    let (runnable, handle, registered) = new_task(future, shared.clone(), shard as u32);
+    let (runnable, handle, registered) = new_task(future, shared.clone());
     if shared.owned.insert(registered) {
         shared.schedule(runnable);
     } else {
@@ -182,18 +178,6 @@ where
         drop(runnable);
     }
     handle
-}
-
-/// Spreads spawns from non-worker threads over the registry's shards.
-fn outside_shard(shards: usize) -> usize {
-    std::thread_local! {
-        static NEXT: Cell<usize> = const { Cell::new(0) };
-    }
-    NEXT.with(|next| {
-        let n = next.get().wrapping_add(1);
-        next.set(n);
-        n % shards
-    })
 }
 
 /// A thread start/stop hook. Always std's `Arc`: the hooks are user code, not part of the

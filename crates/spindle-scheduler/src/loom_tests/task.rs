@@ -54,7 +54,7 @@ impl TestScheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, handle, registered) = new_task(future, self.clone(), 0);
+        let (runnable, handle, registered) = new_task(future, self.clone());
         assert!(self.0.owned.insert(registered));
         self.schedule(runnable);
         handle
