@@ -1,0 +1,74 @@
+//! spindle's I/O: a mio reactor that at most one thread drives at a time, readiness tracking
+//! that loses no wake-up, and non-blocking TCP and UDP sockets on top.
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use spindle_io::net::{TcpListener, TcpStream};
+//!
+//! spindle_io::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     let server = async {
+//!         let (stream, _) = listener.accept().await?;
+//!         futures::io::copy(&stream, &mut &stream).await // echo until EOF
+//!     };
+//!     let client = async {
+//!         let mut stream = TcpStream::connect(addr).await?;
+//!         stream.write_all(b"hello").await?;
+//!         stream.close().await?; // EOF for the server's copy
+//!         let mut echoed = Vec::new();
+//!         stream.read_to_end(&mut echoed).await?;
+//!         Ok::<_, std::io::Error>(echoed)
+//!     };
+//!     let (copied, echoed) = futures::join!(server, client);
+//!     assert_eq!(copied?, 5);
+//!     assert_eq!(echoed?, b"hello");
+//!     Ok::<_, std::io::Error>(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! A [`Reactor`] owns a `mio::Poll`. A runtime's worker with nothing to do calls
+//! [`Reactor::try_turn`] (or [`Reactor::try_drive`] then [`Driver::turn`]): if no other thread
+//! is driving, it blocks in `epoll_wait`, sets the readiness of the sockets that had events
+//! and wakes their tasks; [`Reactor::unpark`] interrupts it. Sockets register with the reactor
+//! that is current when they are created ([`enter`], [`set_default_reactor`]). On its own,
+//! [`block_on`] runs a future on the calling thread and drives a process-wide reactor between
+//! polls. The crate depends on no other spindle crate; the facade stacks the reactor under
+//! the scheduler's parking seam (see the `reactor` module docs for the protocol).
+//!
+//! The modules:
+//!
+//! - `scheduled_io`: one socket's readiness word (readiness bits + the turn's tick) and its
+//!   waiters: the invariants that rule out lost wake-ups and stale clears, and why.
+//! - `registrations`: the registration set: generational tokens, so an event never reaches a
+//!   socket that reused a dropped one's slot.
+//! - `reactor`: the poll, its turn, unpark, shutdown, and how a runtime stacks it.
+//! - `registration`: a socket's link to its reactor: the wait / try / clear loop, deregistration
+//!   on drop.
+//! - `context`: which reactor a socket created on this thread registers with.
+//! - `block_on`: the standalone driver.
+//! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `ToSocketAddrs`.
+//!
+//! The readiness protocol is model-checked with loom on the real code:
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p spindle-io --release --lib
+//! --target-dir target/loom -- loom_tests`.
+
+#![deny(unsafe_code)]
+
+mod block_on;
+mod context;
+mod loom;
+pub mod net;
+mod reactor;
+mod ready;
+mod registration;
+mod registrations;
+mod scheduled_io;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+pub use block_on::block_on;
+pub use context::{enter, set_default_reactor, EnterGuard};
+pub use reactor::{Driver, Reactor};

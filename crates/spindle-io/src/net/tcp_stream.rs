@@ -1,0 +1,392 @@
+//! `TcpStream`: a TCP connection, read and written through `futures-io`'s traits.
+
+use super::{no_addresses, resolve, with_context, ToSocketAddrs};
+use crate::context;
+use crate::reactor::Reactor;
+use crate::ready::{Direction, Ready};
+use crate::registration::Registration;
+use futures_io::{AsyncRead, AsyncWrite};
+use mio::Interest;
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+/// A TCP connection. `TcpStream` and `&TcpStream` implement [`futures_io::AsyncRead`] and
+/// [`futures_io::AsyncWrite`], so one task can read while another writes through a shared
+/// reference. `poll_close` shuts the write half down (the peer reads EOF); dropping the stream
+/// closes it.
+///
+/// ```
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+/// use spindle_io::net::{TcpListener, TcpStream};
+///
+/// spindle_io::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (server, _) = listener.accept().await?;
+///     client.write_all(b"hi").await?;
+///     client.close().await?; // shuts down the write half
+///     let mut got = Vec::new();
+///     (&server).read_to_end(&mut got).await?;
+///     assert_eq!(got, b"hi");
+///     Ok::<_, std::io::Error>(())
+/// })
+/// .unwrap();
+/// ```
+pub struct TcpStream {
+    registration: Registration<mio::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each resolved address in turn; returns the first connection
+    /// that succeeds.
+    ///
+    /// # Errors
+    ///
+    /// The last address's error, its kind kept (`ConnectionRefused`, `TimedOut`, ...) and the
+    /// address named; `InvalidInput` for an address that does not parse; a resolver error.
+    ///
+    /// ```
+    /// use spindle_io::net::{TcpListener, TcpStream};
+    ///
+    /// spindle_io::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let reactor = context::current();
+        let mut last_error = None;
+        for addr in resolve(&addr).await? {
+            match TcpStream::connect_one(&reactor, addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => last_error = Some(with_context(error, "connect to", addr)),
+            }
+        }
+        Err(last_error.unwrap_or_else(no_addresses))
+    }
+
+    /// One non-blocking connect: start it, wait until the socket is writable, then ask the
+    /// socket how it went (mio's recipe: `take_error`, then `peer_addr`).
+    async fn connect_one(reactor: &Arc<Reactor>, addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = mio::net::TcpStream::connect(addr)?;
+        // Assumes nothing: the socket is not writable until the handshake completes.
+        let registration = Registration::new(
+            reactor.clone(),
+            stream,
+            Interest::READABLE | Interest::WRITABLE,
+            Ready::EMPTY,
+        )?;
+        poll_fn(|cx| loop {
+            let event = ready!(registration.poll_ready(Direction::Write, cx))?;
+            if let Some(error) = registration.source().take_error()? {
+                return Poll::Ready(Err(error));
+            }
+            match registration.source().peer_addr() {
+                Ok(_) => return Poll::Ready(Ok(())),
+                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
+                    registration.clear_readiness(event);
+                }
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        })
+        .await?;
+        Ok(TcpStream { registration })
+    }
+
+    /// Registers an already connected, non-blocking mio stream (from `accept`).
+    pub(crate) fn register(
+        reactor: Arc<Reactor>,
+        stream: mio::net::TcpStream,
+    ) -> io::Result<TcpStream> {
+        let registration = Registration::new(
+            reactor,
+            stream,
+            Interest::READABLE | Interest::WRITABLE,
+            Ready::READABLE | Ready::WRITABLE,
+        )?;
+        Ok(TcpStream { registration })
+    }
+
+    /// Wraps a connected std stream, switching it to non-blocking mode and registering it
+    /// with the current reactor.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered (the reactor shut down).
+    ///
+    /// # Panics
+    ///
+    /// If no reactor is current and no default reactor is installed.
+    ///
+    /// ```
+    /// spindle_io::block_on(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    ///     let std_stream = std::net::TcpStream::connect(listener.local_addr()?)?;
+    ///     let stream = spindle_io::net::TcpStream::from_std(std_stream)?;
+    ///     assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::register(context::current(), mio::net::TcpStream::from_std(stream))
+    }
+
+    /// The address of the peer.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` once the connection is gone, or what `getpeername(2)` reports.
+    ///
+    /// ```
+    /// use spindle_io::net::{TcpListener, TcpStream};
+    ///
+    /// spindle_io::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.registration.source().peer_addr()
+    }
+
+    /// The local address of this end.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname(2)` reports.
+    ///
+    /// ```
+    /// use spindle_io::net::{TcpListener, TcpStream};
+    ///
+    /// spindle_io::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (_, peer) = listener.accept().await?;
+    ///     assert_eq!(stream.local_addr()?, peer);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.registration.source().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY`: with `true`, small writes are sent at once instead of being
+    /// coalesced (Nagle's algorithm off).
+    ///
+    /// # Errors
+    ///
+    /// What `setsockopt(2)` reports.
+    ///
+    /// ```
+    /// use spindle_io::net::{TcpListener, TcpStream};
+    ///
+    /// spindle_io::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     stream.set_nodelay(true)?;
+    ///     assert!(stream.nodelay()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.registration.source().set_nodelay(on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt(2)` reports.
+    ///
+    /// ```
+    /// use spindle_io::net::{TcpListener, TcpStream};
+    ///
+    /// spindle_io::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert!(!stream.nodelay()?);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.registration.source().nodelay()
+    }
+
+    /// Shuts down the read half, the write half, or both. After `Shutdown::Write` the peer
+    /// reads EOF; after `Shutdown::Read` reads here return 0.
+    ///
+    /// # Errors
+    ///
+    /// What `shutdown(2)` reports, such as `NotConnected` if the peer already reset the
+    /// connection.
+    ///
+    /// ```
+    /// use futures::io::AsyncReadExt;
+    /// use spindle_io::net::{TcpListener, TcpStream};
+    /// use std::net::Shutdown;
+    ///
+    /// spindle_io::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (mut server, _) = listener.accept().await?;
+    ///     client.shutdown(Shutdown::Write)?;
+    ///     let mut buf = [0; 8];
+    ///     assert_eq!(server.read(&mut buf).await?, 0, "EOF");
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.registration.source().shutdown(how)
+    }
+
+    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.registration
+            .poll_io(Direction::Read, cx, |mut stream| stream.read(buf))
+    }
+
+    fn poll_read_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.registration
+            .poll_io(Direction::Read, cx, |mut stream| stream.read_vectored(bufs))
+    }
+
+    fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.registration
+            .poll_io(Direction::Write, cx, |mut stream| stream.write(buf))
+    }
+
+    fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.registration
+            .poll_io(Direction::Write, cx, |mut stream| {
+                stream.write_vectored(bufs)
+            })
+    }
+
+    fn poll_close_priv(&self) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_priv(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_vectored_priv(cx, bufs)
+    }
+}
+
+impl AsyncRead for &TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_priv(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_vectored_priv(cx, bufs)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_priv(cx, bufs)
+    }
+
+    /// Writes go straight to the kernel: there is nothing to flush.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the write half down: the peer reads EOF.
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_close_priv()
+    }
+}
+
+impl AsyncWrite for &TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_priv(cx, bufs)
+    }
+
+    /// Writes go straight to the kernel: there is nothing to flush.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the write half down: the peer reads EOF.
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_close_priv()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TcpStream")
+            .field(&self.registration)
+            .finish()
+    }
+}

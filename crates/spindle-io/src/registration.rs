@@ -1,0 +1,118 @@
+//! `Registration`: a socket's link to its reactor. It owns the mio source, so that the
+//! descriptor is deregistered before it is closed, and runs the wait-try-clear loop every
+//! socket operation goes through.
+//!
+//! # The operation loop
+//!
+//! ```text
+//! loop {
+//!     event = poll_ready(direction)?   // Pending: the waker is stored (scheduled_io rule 4)
+//!     match op() {
+//!         Err(WouldBlock) => clear_readiness(event),   // only if no newer turn (rule 2)
+//!         result => return result,                     // progress, or a real error
+//!     }
+//! }
+//! ```
+//!
+//! Only `WouldBlock` clears readiness. Any other outcome leaves it set, so the next operation
+//! is tried at once: after `EMFILE` from `accept` the pending connection is still queued and
+//! edge-triggered epoll would not report it again.
+
+use crate::reactor::Reactor;
+use crate::ready::{Direction, Ready};
+use crate::scheduled_io::{ReadyEvent, ScheduledIo};
+use mio::event::Source;
+use mio::{Interest, Token};
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+/// A mio source registered with a reactor; deregistered (then closed) on drop.
+pub(crate) struct Registration<S: Source> {
+    source: S,
+    io: Arc<ScheduledIo>,
+    token: Token,
+    reactor: Arc<Reactor>,
+}
+
+impl<S: Source> Registration<S> {
+    /// Registers `source` with `reactor` for `interest`, its readiness assumed to be `assumed`
+    /// until the reactor's first report (see `scheduled_io`, "Why readiness is assumed").
+    pub(crate) fn new(
+        reactor: Arc<Reactor>,
+        mut source: S,
+        interest: Interest,
+        assumed: Ready,
+    ) -> io::Result<Registration<S>> {
+        let (token, io) = reactor.register(&mut source, interest, assumed)?;
+        Ok(Registration {
+            source,
+            io,
+            token,
+            reactor,
+        })
+    }
+
+    pub(crate) fn source(&self) -> &S {
+        &self.source
+    }
+
+    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        &self.reactor
+    }
+
+    pub(crate) fn poll_ready(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.io.poll_ready(direction, cx)
+    }
+
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
+        self.io.clear_readiness(event);
+    }
+
+    /// Runs `op` once the source is ready in `direction`, until it does not answer
+    /// `WouldBlock`.
+    pub(crate) fn poll_io<R>(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let event = ready!(self.poll_ready(direction, cx))?;
+            match op(&self.source) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(event);
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// [`poll_io`](Self::poll_io) as a future.
+    pub(crate) async fn io<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_io(direction, cx, &mut op)).await
+    }
+}
+
+impl<S: Source> Drop for Registration<S> {
+    fn drop(&mut self) {
+        self.reactor.deregister(&mut self.source, self.token);
+        // `source` is closed when the fields drop, after this.
+    }
+}
+
+impl<S: Source + fmt::Debug> fmt::Debug for Registration<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.source.fmt(f)
+    }
+}

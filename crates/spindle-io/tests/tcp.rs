@@ -1,0 +1,351 @@
+//! TCP over real loopback sockets, driven by `spindle_io::block_on`.
+
+mod common;
+
+use common::{closed_port, within_deadline};
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use spindle_io::block_on;
+use spindle_io::net::{TcpListener, TcpStream};
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+
+/// A client and a server on two threads (two `block_on`s sharing the standalone reactor)
+/// exchange 1 MiB: more than the socket buffers hold, so both sides wait on the reactor many
+/// times, in both directions.
+#[test]
+fn echo_round_trip_between_client_and_server_threads() {
+    within_deadline(|| {
+        let listener = block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            block_on(async {
+                let (stream, _) = listener.accept().await?;
+                futures::io::copy(&stream, &mut &stream).await
+            })
+        });
+        let payload: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        let echoed = block_on(async {
+            let stream = TcpStream::connect(addr).await?;
+            let write = async {
+                (&stream).write_all(&payload).await?;
+                (&stream).close().await
+            };
+            let read = async {
+                let mut echoed = Vec::new();
+                (&stream).read_to_end(&mut echoed).await?;
+                Ok::<_, io::Error>(echoed)
+            };
+            let (written, echoed) = futures::join!(write, read);
+            written?;
+            echoed
+        })
+        .unwrap();
+        assert_eq!(server.join().unwrap().unwrap(), payload.len() as u64);
+        assert!(echoed == payload, "the echo differs from what was sent");
+    });
+}
+
+#[test]
+fn accept_returns_the_peer_address() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let client = TcpStream::connect(listener.local_addr()?).await?;
+            let (server, peer) = listener.accept().await?;
+            assert_eq!(peer, client.local_addr()?);
+            assert_eq!(server.peer_addr()?, peer);
+            assert_eq!(server.local_addr()?, client.peer_addr()?);
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn connect_to_a_closed_port_is_connection_refused_naming_the_address() {
+    within_deadline(|| {
+        let addr = closed_port();
+        let error = block_on(TcpStream::connect(addr)).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");
+        assert!(error.to_string().contains(&addr.to_string()), "{error}");
+    });
+}
+
+/// `connect` tries each address: with two closed ports it reports the last one's error; with
+/// a closed port then an open one it connects to the open one.
+#[test]
+fn connect_tries_each_address_and_reports_the_last_error() {
+    within_deadline(|| {
+        block_on(async {
+            let (first, second) = (closed_port(), closed_port());
+            let error = TcpStream::connect(&[first, second][..]).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+            assert!(error.to_string().contains(&second.to_string()), "{error}");
+
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let open = listener.local_addr()?;
+            let stream = TcpStream::connect(&[first, open][..]).await?;
+            assert_eq!(stream.peer_addr()?, open);
+
+            let none: &[SocketAddr] = &[];
+            let error = TcpStream::connect(none).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+/// Unparsable or impossible addresses are `InvalidInput` errors naming the address; nothing
+/// panics, nothing is sent to the resolver.
+#[test]
+fn an_unparsable_address_is_an_error_not_a_panic() {
+    within_deadline(|| {
+        block_on(async {
+            for bad in [
+                "not an address",
+                "127.0.0.1:99999",
+                "127.0.0.1",
+                ":80",
+                "[::1:80",
+            ] {
+                let error = TcpStream::connect(bad).await.unwrap_err();
+                assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{bad}: {error}");
+                assert!(error.to_string().contains(bad), "{error} should name {bad}");
+                let error = TcpListener::bind(bad.to_owned()).await.unwrap_err();
+                assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{bad}: {error}");
+            }
+            let error = TcpStream::connect(("a host name?", 80)).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        });
+    });
+}
+
+/// A host name is resolved (off the task's thread) and each of its addresses tried:
+/// `localhost` may give `::1` first, where nothing listens, then `127.0.0.1`.
+#[test]
+fn host_names_resolve_and_connect() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let port = listener.local_addr()?.port();
+            let stream = TcpStream::connect(format!("localhost:{port}")).await?;
+            assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+            let stream = TcpStream::connect(("localhost", port)).await?;
+            assert_eq!(stream.peer_addr()?.port(), port);
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+/// The server reads part of what the client sent and drops its stream: unread data makes the
+/// kernel send a reset, which the client's next read reports as `ConnectionReset`.
+#[test]
+fn a_peer_reset_surfaces_on_the_next_read() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let mut client = TcpStream::connect(listener.local_addr()?).await?;
+            let (mut server, _) = listener.accept().await?;
+            client.write_all(b"0123456789").await?;
+            let mut first = [0; 1];
+            server.read_exact(&mut first).await?; // the data has arrived; 9 bytes stay unread
+            drop(server);
+            let mut buf = [0; 16];
+            let error = client.read(&mut buf).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error}");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+/// After a reset, a write fails too (reset or broken pipe), and never hangs.
+#[test]
+fn a_peer_reset_surfaces_on_the_next_write() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let mut client = TcpStream::connect(listener.local_addr()?).await?;
+            let (mut server, _) = listener.accept().await?;
+            client.write_all(b"0123456789").await?;
+            let mut first = [0; 1];
+            server.read_exact(&mut first).await?;
+            drop(server);
+            // The first write after the reset may still be accepted by the kernel before the
+            // RST is processed; keep writing until the error surfaces.
+            let error = loop {
+                match client.write(b"more").await {
+                    Ok(_) => continue,
+                    Err(error) => break error,
+                }
+            };
+            assert!(
+                matches!(
+                    error.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                ),
+                "{error}"
+            );
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn eof_makes_read_return_zero() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let mut client = TcpStream::connect(listener.local_addr()?).await?;
+            let (mut server, _) = listener.accept().await?;
+            server.write_all(b"bye").await?;
+            drop(server);
+            let mut buf = [0; 8];
+            let mut got = Vec::new();
+            loop {
+                let n = client.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, b"bye");
+            assert_eq!(client.read(&mut buf).await?, 0, "EOF again");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+/// `poll_close` and `shutdown(Write)` end the stream for the peer while this side can still
+/// read.
+#[test]
+fn closing_the_write_half_gives_the_peer_eof_and_keeps_reading() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let mut client = TcpStream::connect(listener.local_addr()?).await?;
+            let (mut server, _) = listener.accept().await?;
+            client.write_all(b"request").await?;
+            client.close().await?;
+            let mut request = Vec::new();
+            server.read_to_end(&mut request).await?;
+            assert_eq!(request, b"request");
+            server.write_all(b"response").await?;
+            server.shutdown(Shutdown::Both)?;
+            let mut response = Vec::new();
+            client.read_to_end(&mut response).await?;
+            assert_eq!(response, b"response");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+/// One future reads and another writes through `&TcpStream` at the same time, on one thread:
+/// the reader waits for data the writer's peer only sends after receiving the writer's
+/// data, so each direction has to be woken on its own.
+#[test]
+fn a_read_and_a_write_on_a_shared_stream_run_at_once() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let client = TcpStream::connect(listener.local_addr()?).await?;
+            let (server, _) = listener.accept().await?;
+            let payload = vec![7u8; 256 * 1024];
+            let mut server_writer = &server;
+            let echo = futures::io::copy(&server, &mut server_writer);
+            let write = async {
+                (&client).write_all(&payload).await?;
+                (&client).close().await
+            };
+            let read = async {
+                let mut got = Vec::new();
+                (&client).read_to_end(&mut got).await?;
+                Ok::<_, io::Error>(got)
+            };
+            let echo = async {
+                let copied = echo.await?;
+                server.shutdown(Shutdown::Write)?;
+                Ok::<_, io::Error>(copied)
+            };
+            let (written, got, copied) = futures::join!(write, read, echo);
+            written?;
+            assert_eq!(copied?, payload.len() as u64);
+            assert_eq!(got?.len(), payload.len());
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+#[test]
+fn nodelay_can_be_set_and_read_back() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let stream = TcpStream::connect(listener.local_addr()?).await?;
+            stream.set_nodelay(true)?;
+            assert!(stream.nodelay()?);
+            stream.set_nodelay(false)?;
+            assert!(!stream.nodelay()?);
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+/// Two `block_on` threads share the standalone reactor: the server's thread may be the one in
+/// `epoll_wait` when it finishes, and the client, parked waiting for its EOF, must then take
+/// over the driving (the hand-off), or it would wait forever.
+#[test]
+fn a_finishing_block_on_hands_the_reactor_to_a_waiting_one() {
+    within_deadline(|| {
+        for _ in 0..20 {
+            let listener = block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = std::thread::spawn(move || {
+                block_on(async {
+                    let (mut stream, _) = listener.accept().await?;
+                    let mut buf = [0; 4];
+                    stream.read_exact(&mut buf).await?;
+                    stream.write_all(&buf).await
+                })
+            });
+            block_on(async {
+                let mut stream = TcpStream::connect(addr).await?;
+                stream.write_all(b"ping").await?;
+                let mut got = Vec::new();
+                stream.read_to_end(&mut got).await?; // EOF comes after the server's block_on ends
+                assert_eq!(got, b"ping");
+                Ok::<_, io::Error>(())
+            })
+            .unwrap();
+            server.join().unwrap().unwrap();
+        }
+    });
+}
+
+#[test]
+fn sockets_are_send_sync_and_debug() {
+    fn assert_traits<T: Send + Sync + std::fmt::Debug>() {}
+    assert_traits::<TcpStream>();
+    assert_traits::<TcpListener>();
+    assert_traits::<spindle_io::net::UdpSocket>();
+    assert_traits::<std::sync::Arc<spindle_io::Reactor>>();
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let debug = format!("{listener:?}");
+            assert!(debug.starts_with("TcpListener("), "{debug}");
+            let stream = TcpStream::connect(listener.local_addr()?).await?;
+            let debug = format!("{stream:?}");
+            assert!(debug.contains(&stream.local_addr()?.to_string()), "{debug}");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
