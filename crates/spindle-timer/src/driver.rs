@@ -50,21 +50,24 @@ const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
 /// ```
 pub struct Timer {
     origin: Instant,
-    wheels: Box<[WorkerWheel]>,
+    wheels: Box<[Arc<WorkerWheel>]>,
     next_outside: AtomicUsize,
 }
 
+/// One worker's wheel. Each is its own `Arc`, so a `Sleep` keeps alive (and counts a
+/// reference on) only the wheel it is registered in: a worker arming and dropping sleeps
+/// touches no cache line shared with the other workers.
 struct WorkerWheel {
+    origin: Instant,
     wheel: Mutex<TimerWheel<Waker>>,
     parked_until: AtomicU64,
     unpark: Box<dyn Fn() + Send + Sync>,
 }
 
-/// Where a registered sleep lives.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Slot {
-    pub(crate) wheel: usize,
-    pub(crate) key: TimerKey,
+/// A registered timer entry: its wheel and its key there.
+pub(crate) struct Registration {
+    wheel: Arc<WorkerWheel>,
+    key: TimerKey,
 }
 
 impl Timer {
@@ -81,10 +84,13 @@ impl Timer {
             origin,
             wheels: unpark
                 .into_iter()
-                .map(|unpark| WorkerWheel {
-                    wheel: Mutex::new(TimerWheel::new(0)),
-                    parked_until: AtomicU64::new(RUNNING),
-                    unpark,
+                .map(|unpark| {
+                    Arc::new(WorkerWheel {
+                        origin,
+                        wheel: Mutex::new(TimerWheel::new(0)),
+                        parked_until: AtomicU64::new(RUNNING),
+                        unpark,
+                    })
                 })
                 .collect(),
             next_outside: AtomicUsize::new(0),
@@ -108,86 +114,27 @@ impl Timer {
             .unwrap_or_else(|| now + FAR_FUTURE)
     }
 
-    /// The first tick at or after `instant` (deadlines round up: never fire early).
-    fn tick_at_or_after(&self, instant: Instant) -> u64 {
-        let since = instant.saturating_duration_since(self.origin);
-        let ms = since.as_millis();
-        let ceil = if since > Duration::from_millis(ms as u64) {
-            ms + 1
-        } else {
-            ms
-        };
-        u64::try_from(ceil).unwrap_or(u64::MAX - 1)
-    }
-
-    /// The last tick that has fully begun at `instant`.
-    fn tick_before(&self, instant: Instant) -> u64 {
-        u64::try_from(instant.saturating_duration_since(self.origin).as_millis())
-            .unwrap_or(u64::MAX - 1)
-    }
-
-    fn instant_of(&self, tick: u64) -> Instant {
-        self.origin
-            .checked_add(Duration::from_millis(tick))
-            .unwrap_or_else(|| self.origin + FAR_FUTURE)
-    }
-
     /// Registers `waker` to be woken at `deadline`, in worker `worker`'s wheel (or a wheel
-    /// chosen round-robin for `None`). Returns where it lives.
-    pub(crate) fn register(&self, worker: Option<usize>, deadline: Instant, waker: Waker) -> Slot {
-        let wheel = match worker {
+    /// chosen round-robin for `None`).
+    pub(crate) fn register(
+        &self,
+        worker: Option<usize>,
+        deadline: Instant,
+        waker: Waker,
+    ) -> Registration {
+        let index = match worker {
             Some(index) if index < self.wheels.len() => index,
             _ => self.next_outside.fetch_add(1, Relaxed) % self.wheels.len().max(1),
         };
-        let tick = self.tick_at_or_after(deadline);
-        let key = self.wheels[wheel].wheel.lock().insert(tick, waker);
-        if worker != Some(wheel) {
-            self.wake_owner_if_later(wheel, tick);
+        let wheel = &self.wheels[index];
+        let tick = tick_at_or_after(wheel.origin, deadline);
+        let key = wheel.wheel.lock().insert(tick, waker);
+        if worker != Some(index) {
+            wheel.wake_owner_if_later(tick);
         }
-        Slot { wheel, key }
-    }
-
-    /// Moves a registered entry to `deadline`. Returns false if it already fired.
-    pub(crate) fn reset(&self, slot: Slot, deadline: Instant) -> bool {
-        let tick = self.tick_at_or_after(deadline);
-        let moved = self.wheels[slot.wheel]
-            .wheel
-            .lock()
-            .reset(slot.key, tick)
-            .is_ok();
-        if moved {
-            self.wake_owner_if_later(slot.wheel, tick);
-        }
-        moved
-    }
-
-    /// Replaces the entry's waker if it would wake a different task. Returns false if the
-    /// entry already fired.
-    pub(crate) fn update_waker(&self, slot: Slot, waker: &Waker) -> bool {
-        let mut wheel = self.wheels[slot.wheel].wheel.lock();
-        match wheel.get_mut(slot.key) {
-            Some(current) => {
-                if !current.will_wake(waker) {
-                    current.clone_from(waker);
-                }
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Removes the entry (if it has not fired), returning its memory to the wheel. True if
-    /// it was still armed.
-    pub(crate) fn cancel(&self, slot: Slot) -> bool {
-        let removed = self.wheels[slot.wheel].wheel.lock().cancel(slot.key);
-        removed.is_some()
-    }
-
-    fn wake_owner_if_later(&self, wheel: usize, tick: u64) {
-        let owner = &self.wheels[wheel];
-        let parked_until = owner.parked_until.load(SeqCst);
-        if parked_until != RUNNING && tick < parked_until {
-            (owner.unpark)();
+        Registration {
+            wheel: wheel.clone(),
+            key,
         }
     }
 
@@ -202,7 +149,7 @@ impl Timer {
     /// assert!(due.is_empty());
     /// ```
     pub fn fire_due(&self, worker: usize, due: &mut Vec<Waker>) {
-        let now = self.tick_before(Instant::now());
+        let now = tick_before(self.origin, Instant::now());
         for (index, wheel) in self.wheels.iter().enumerate() {
             let busy = wheel.parked_until.load(SeqCst) == RUNNING;
             if index != worker && !busy {
@@ -259,13 +206,14 @@ impl Timer {
             }
         }
         let now = Instant::now();
-        let timer_timeout = next.map(|tick| self.instant_of(tick).saturating_duration_since(now));
+        let timer_timeout =
+            next.map(|tick| instant_of(self.origin, tick).saturating_duration_since(now));
         let timeout = match (timer_timeout, limit) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         let until = match timeout {
-            Some(timeout) => self.tick_at_or_after(now + timeout).max(1),
+            Some(timeout) => tick_at_or_after(self.origin, now + timeout).max(1),
             None => FOREVER,
         };
         own.parked_until.store(until, SeqCst);
@@ -298,6 +246,81 @@ impl Timer {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl WorkerWheel {
+    /// Unparks the owner if it is parked past `tick`.
+    fn wake_owner_if_later(&self, tick: u64) {
+        let parked_until = self.parked_until.load(SeqCst);
+        if parked_until != RUNNING && tick < parked_until {
+            (self.unpark)();
+        }
+    }
+}
+
+impl Registration {
+    /// Moves the entry to `deadline`. Returns false if it already fired.
+    pub(crate) fn reset(&self, deadline: Instant) -> bool {
+        let tick = tick_at_or_after(self.wheel.origin, deadline);
+        let moved = self.wheel.wheel.lock().reset(self.key, tick).is_ok();
+        if moved {
+            self.wheel.wake_owner_if_later(tick);
+        }
+        moved
+    }
+
+    /// Replaces the entry's waker if it would wake a different task. Returns false if the
+    /// entry already fired.
+    pub(crate) fn update_waker(&self, waker: &Waker) -> bool {
+        let mut wheel = self.wheel.wheel.lock();
+        match wheel.get_mut(self.key) {
+            Some(current) => {
+                if !current.will_wake(waker) {
+                    current.clone_from(waker);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the entry (if it has not fired), returning its memory to the wheel. True if
+    /// it was still armed.
+    pub(crate) fn cancel(self) -> bool {
+        let removed = self.wheel.wheel.lock().cancel(self.key);
+        removed.is_some()
+    }
+}
+
+/// The first tick at or after `instant` (deadlines round up: never fire early).
+fn tick_at_or_after(origin: Instant, instant: Instant) -> u64 {
+    let since = instant.saturating_duration_since(origin);
+    let ms = since.as_millis();
+    let ceil = if since > Duration::from_millis(ms as u64) {
+        ms + 1
+    } else {
+        ms
+    };
+    u64::try_from(ceil).unwrap_or(u64::MAX - 1)
+}
+
+/// The last tick that has fully begun at `instant`.
+fn tick_before(origin: Instant, instant: Instant) -> u64 {
+    u64::try_from(instant.saturating_duration_since(origin).as_millis()).unwrap_or(u64::MAX - 1)
+}
+
+fn instant_of(origin: Instant, tick: u64) -> Instant {
+    origin
+        .checked_add(Duration::from_millis(tick))
+        .unwrap_or_else(|| origin + FAR_FUTURE)
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("key", &self.key)
+            .finish()
     }
 }
 

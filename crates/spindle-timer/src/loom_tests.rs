@@ -60,11 +60,8 @@ fn cancel_and_fire_race_resolves_to_exactly_one() {
     loom::model(|| {
         let timer = Timer::new(vec![Box::new(|| {})]);
         let (count, waker) = counting_waker();
-        let slot = timer.register(Some(0), Instant::now(), waker);
-        let cancelling = {
-            let timer = timer.clone();
-            loom::thread::spawn(move || timer.cancel(slot))
-        };
+        let registration = timer.register(Some(0), Instant::now(), waker);
+        let cancelling = loom::thread::spawn(move || registration.cancel());
         let mut due = Vec::new();
         // The entry's deadline tick has begun once a millisecond has passed.
         std::thread::sleep(Duration::from_millis(2));

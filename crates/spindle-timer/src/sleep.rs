@@ -1,11 +1,10 @@
 //! `Sleep`: a future that completes at a deadline.
 
 use crate::context;
-use crate::driver::{Slot, Timer};
+use crate::driver::{Registration, Timer};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -54,11 +53,6 @@ pub struct Sleep {
     registration: Option<Registration>,
 }
 
-struct Registration {
-    timer: Arc<Timer>,
-    slot: Slot,
-}
-
 impl Sleep {
     fn new(deadline: Instant) -> Sleep {
         Sleep {
@@ -101,7 +95,7 @@ impl Sleep {
         let this = self.get_mut();
         this.deadline = deadline;
         if let Some(registration) = &this.registration {
-            if !registration.timer.reset(registration.slot, deadline) {
+            if !registration.reset(deadline) {
                 this.registration = None;
             }
         }
@@ -115,16 +109,13 @@ impl Future for Sleep {
         let this = self.get_mut();
         if Instant::now() >= this.deadline {
             if let Some(registration) = this.registration.take() {
-                let _ = registration.timer.cancel(registration.slot);
+                let _ = registration.cancel();
             }
             return Poll::Ready(());
         }
         match &this.registration {
             Some(registration) => {
-                if registration
-                    .timer
-                    .update_waker(registration.slot, cx.waker())
-                {
+                if registration.update_waker(cx.waker()) {
                     Poll::Pending
                 } else {
                     // Fired: the wheel only fires entries whose deadline tick has begun.
@@ -134,9 +125,8 @@ impl Future for Sleep {
             }
             None => {
                 let deadline = this.deadline;
-                this.registration = Some(context::with_current(|timer, worker| Registration {
-                    slot: timer.register(worker, deadline, cx.waker().clone()),
-                    timer: timer.clone(),
+                this.registration = Some(context::with_current(|timer, worker| {
+                    timer.register(worker, deadline, cx.waker().clone())
                 }));
                 Poll::Pending
             }
@@ -147,7 +137,7 @@ impl Future for Sleep {
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let Some(registration) = self.registration.take() {
-            let _ = registration.timer.cancel(registration.slot);
+            let _ = registration.cancel();
         }
     }
 }
