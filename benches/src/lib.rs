@@ -6,12 +6,27 @@
 //! | name | built as | root future (`block_on`) runs on | spawn inside the runtime |
 //! | --- | --- | --- | --- |
 //! | `spindle` | `spindle::Builder::new().worker_threads(W)` | the calling (bench) thread | `spindle::spawn` |
-//! | `tokio` | `tokio::runtime::Builder::new_multi_thread().worker_threads(W)` | the calling (bench) thread | `tokio::spawn` |
-//! | `smol` | an `async_executor::Executor<'static>` run by W threads | a task on the executor; the bench thread blocks on its `Task` | `Executor::spawn` |
+//! | `tokio` | `tokio::runtime::Builder::new_multi_thread().worker_threads(W).enable_time()` | the calling (bench) thread | `tokio::spawn` |
+//! | `smol` | an `async_executor::Executor<'static>` run by W threads, each in `async_io::block_on` | a task on the executor; the bench thread blocks on its `Task` | `Executor::spawn` |
 //!
 //! W is [`worker_count`]: the `BENCH_WORKERS` environment variable if set, else the number of
 //! cores. Each runtime is built once, outside any timed region, and every workload is generic
 //! over [`Contender`], so the three run exactly the same code apart from the runtime calls.
+//!
+//! # Timers
+//!
+//! Each runtime's own timer, behind [`Spawner::sleep`], [`Spawner::sleep_until`] and
+//! [`Spawner::timeout`]:
+//!
+//! | name | timer | `timeout(d, f)` is |
+//! | --- | --- | --- |
+//! | `spindle` | per-worker timing wheels, 1 ms ticks | `spindle::timeout(d, f)` |
+//! | `tokio` | the time driver (`enable_time`), sharded wheels, 1 ms ticks | `tokio::time::timeout(d, f)` |
+//! | `smol` | async-io's reactor: a `BTreeMap` of deadlines behind a queue of timer operations | `futures_lite::future::or(f, async_io::Timer::after(d))`: `f` polled first, as the other two do |
+//!
+//! smol's worker threads run the executor inside `async_io::block_on`, as smol's own
+//! multi-threaded setup (`smol::spawn`'s global executor) does, so an idle worker drives the
+//! reactor (and with it the timers) instead of leaving that to async-io's fallback thread.
 //!
 //! # Invariants
 //!
@@ -36,6 +51,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// The number of worker threads every contender gets: `BENCH_WORKERS` if set, else the number
 /// of cores.
@@ -74,6 +90,21 @@ pub trait Spawner: Copy + Send + Sync + 'static {
 
     /// The runtime's own `yield_now`.
     fn yield_now() -> impl Future<Output = ()> + Send;
+
+    /// The runtime's own sleep for `duration`; the deadline is taken when this is called.
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static;
+
+    /// The runtime's own sleep until `deadline`.
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send + 'static;
+
+    /// The runtime's own timeout: `Ok(output)` if `future` finishes within `duration`,
+    /// otherwise `Err(())` and `future` is dropped. `future` is polled before the timer.
+    fn timeout<F>(
+        duration: Duration,
+        future: F,
+    ) -> impl Future<Output = Result<F::Output, ()>> + Send
+    where
+        F: Future + Send;
 }
 
 /// A runtime under test.
@@ -185,6 +216,28 @@ impl Spawner for SpindleSpawner {
     fn yield_now() -> impl Future<Output = ()> + Send {
         spindle::yield_now()
     }
+
+    #[inline]
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+        spindle::sleep(duration)
+    }
+
+    #[inline]
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
+        spindle::sleep_until(deadline)
+    }
+
+    #[inline]
+    fn timeout<F>(
+        duration: Duration,
+        future: F,
+    ) -> impl Future<Output = Result<F::Output, ()>> + Send
+    where
+        F: Future + Send,
+    {
+        let timeout = spindle::timeout(duration, future);
+        async move { timeout.await.map_err(drop) }
+    }
 }
 
 impl Contender for SpindleRuntime {
@@ -223,8 +276,8 @@ pub struct TokioRuntime {
 }
 
 impl TokioRuntime {
-    /// `tokio::runtime::Builder::new_multi_thread().worker_threads(workers).build()`, with no
-    /// I/O or time driver (the workloads use neither; spindle has neither yet).
+    /// `tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_time()
+    /// .build()`: the time driver, as spindle has timers; no I/O driver (spindle has none yet).
     ///
     /// # Panics
     ///
@@ -232,6 +285,7 @@ impl TokioRuntime {
     pub fn new(workers: usize) -> TokioRuntime {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
+            .enable_time()
             .build()
             .unwrap_or_else(|err| panic!("cannot build the tokio runtime: {err}"));
         TokioRuntime { runtime }
@@ -271,6 +325,28 @@ impl Spawner for TokioSpawner {
     fn yield_now() -> impl Future<Output = ()> + Send {
         tokio::task::yield_now()
     }
+
+    #[inline]
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+        tokio::time::sleep(duration)
+    }
+
+    #[inline]
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
+    }
+
+    #[inline]
+    fn timeout<F>(
+        duration: Duration,
+        future: F,
+    ) -> impl Future<Output = Result<F::Output, ()>> + Send
+    where
+        F: Future + Send,
+    {
+        let timeout = tokio::time::timeout(duration, future);
+        async move { timeout.await.map_err(drop) }
+    }
 }
 
 impl Contender for TokioRuntime {
@@ -303,7 +379,9 @@ impl Contender for TokioRuntime {
 // smol
 
 /// smol's multi-threaded setup: one `async_executor::Executor<'static>` that W threads run,
-/// each in `futures_lite::future::block_on(executor.run(shutdown))`.
+/// each in `async_io::block_on(executor.run(shutdown))`, as `smol::spawn`'s global executor
+/// does (`smol::block_on` is `async_io::block_on`): an idle worker drives async-io's reactor,
+/// which fires `async_io::Timer`s.
 ///
 /// Dropping it signals the shutdown future (closes a channel) and joins the threads. The
 /// executor itself is leaked (see the crate docs).
@@ -331,7 +409,7 @@ impl SmolRuntime {
                     .name(format!("smol-worker-{index}"))
                     .spawn(move || {
                         // `recv` fails once the sender is dropped: that ends `run`.
-                        let _ = futures_lite::future::block_on(executor.run(stop.recv()));
+                        let _ = async_io::block_on(executor.run(stop.recv()));
                     })
                     .unwrap_or_else(|err| panic!("cannot start a smol worker thread: {err}"))
             })
@@ -386,6 +464,40 @@ impl Spawner for SmolSpawner {
     #[inline]
     fn yield_now() -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
+    }
+
+    #[inline]
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+        let timer = async_io::Timer::after(duration);
+        async move {
+            timer.await;
+        }
+    }
+
+    #[inline]
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
+        let timer = async_io::Timer::at(deadline);
+        async move {
+            timer.await;
+        }
+    }
+
+    /// smol has no `timeout` combinator; this is the usual way to write one: race the future
+    /// against an `async_io::Timer` with `futures_lite::future::or`, which polls its first
+    /// argument first.
+    #[inline]
+    fn timeout<F>(
+        duration: Duration,
+        future: F,
+    ) -> impl Future<Output = Result<F::Output, ()>> + Send
+    where
+        F: Future + Send,
+    {
+        let timer = async_io::Timer::after(duration);
+        futures_lite::future::or(async move { Ok(future.await) }, async move {
+            timer.await;
+            Err(())
+        })
     }
 }
 

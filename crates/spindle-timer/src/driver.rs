@@ -293,26 +293,29 @@ impl Registration {
     }
 }
 
+/// The runtime's timer resolution: one wheel tick. Finer than the usual millisecond, so a
+/// sleep is at most a tenth of a millisecond late for rounding; the wheel itself counts ticks
+/// and does not care what one is.
+pub const TICK: Duration = Duration::from_micros(100);
+
+const TICK_NANOS: u128 = TICK.as_nanos();
+
 /// The first tick at or after `instant` (deadlines round up: never fire early).
 fn tick_at_or_after(origin: Instant, instant: Instant) -> u64 {
-    let since = instant.saturating_duration_since(origin);
-    let ms = since.as_millis();
-    let ceil = if since > Duration::from_millis(ms as u64) {
-        ms + 1
-    } else {
-        ms
-    };
-    u64::try_from(ceil).unwrap_or(u64::MAX - 1)
+    let nanos = instant.saturating_duration_since(origin).as_nanos();
+    u64::try_from(nanos.div_ceil(TICK_NANOS)).unwrap_or(u64::MAX - 1)
 }
 
 /// The last tick that has fully begun at `instant`.
 fn tick_before(origin: Instant, instant: Instant) -> u64 {
-    u64::try_from(instant.saturating_duration_since(origin).as_millis()).unwrap_or(u64::MAX - 1)
+    let nanos = instant.saturating_duration_since(origin).as_nanos();
+    u64::try_from(nanos / TICK_NANOS).unwrap_or(u64::MAX - 1)
 }
 
 fn instant_of(origin: Instant, tick: u64) -> Instant {
+    let nanos = tick.saturating_mul(TICK_NANOS as u64);
     origin
-        .checked_add(Duration::from_millis(tick))
+        .checked_add(Duration::from_nanos(nanos))
         .unwrap_or_else(|| origin + FAR_FUTURE)
 }
 

@@ -1,10 +1,10 @@
 //! spindle's timer: a hierarchical timing wheel per worker, and the futures built on it
 //! (`sleep`, `sleep_until`, `timeout`, `interval`).
 //!
-//! A [`TimerWheel`] holds values with deadlines in milliseconds since an origin of the
-//! caller's choosing. It never reads a clock: the caller passes `now` to
-//! [`TimerWheel::advance`], which hands back every value whose deadline has come, and asks
-//! [`TimerWheel::next_deadline`] how long it may sleep. Insert, cancel and reset are O(1) and
+//! A [`TimerWheel`] holds values with deadlines in ticks since an origin of the caller's
+//! choosing (a runtime's tick is [`TICK`], 100 µs). It never reads a clock: the caller passes
+//! `now` to [`TimerWheel::advance`], which hands back every value whose deadline has come, and
+//! asks [`TimerWheel::next_deadline`] how long it may sleep. Insert, cancel and reset are O(1) and
 //! allocate nothing once the wheel is warm.
 //!
 //! ```
@@ -62,7 +62,7 @@ pub mod wheel;
 mod loom_tests;
 
 pub use context::{enter, set_default_timer, EnterGuard};
-pub use driver::Timer;
+pub use driver::{Timer, TICK};
 pub use interval::{interval, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, Elapsed, Timeout};
