@@ -1,12 +1,14 @@
 //! The hierarchical timing wheel: [`TimerWheel`], its keys, and the one error it returns.
 //!
 //! A hashed hierarchical wheel after Varghese & Lauck, with tokio's geometry (6 levels × 64
-//! slots, 1 ms ticks). It is pure: it never reads a clock, never allocates once warm, and
-//! every operation that depends on time takes the caller's `now`.
+//! slots). It is pure: it never reads a clock, never allocates once warm, and every operation
+//! that depends on time takes the caller's `now`.
 //!
 //! # Time and resolution
 //!
-//! Time is a `u64` count of milliseconds ("ticks") since an origin the caller picks. The
+//! Time is a `u64` count of ticks since an origin the caller picks. The wheel does not care
+//! how long a tick is; spindle's runtime uses [`TICK`](crate::TICK) = 100 µs, and the table
+//! below is written for 1 ms ticks (divide the times by ten for the runtime's). The
 //! caller rounds a deadline *up* to the next whole tick; the wheel fires an entry at the first
 //! [`advance`](TimerWheel::advance) whose `now` is ≥ its deadline, never earlier. The wheel's
 //! own time `t` ([`TimerWheel::now`]) starts at the `now` given to [`TimerWheel::new`] and

@@ -2,9 +2,9 @@
 //! the timer's layer in each worker's parking stack.
 //!
 //! The futures come from `spindle-timer`; these functions make sure a `Sleep` polled outside
-//! any runtime attaches to the process-wide default runtime. Deadlines have millisecond
-//! resolution and round up: a sleep never completes early, and on an idle runtime completes
-//! within about a millisecond of its deadline.
+//! any runtime attaches to the process-wide default runtime. Deadlines have 100 µs resolution
+//! ([`spindle_timer::TICK`]) and round up: a sleep never completes early, and on an idle
+//! runtime completes a fraction of a millisecond after its deadline.
 
 use spindle_scheduler::{Park, ThreadParker, ThreadUnparker};
 use spindle_timer::Timer;
