@@ -293,10 +293,10 @@ impl Registration {
     }
 }
 
-/// The runtime's timer resolution: one wheel tick. Finer than the usual millisecond, so a
-/// sleep is at most a tenth of a millisecond late for rounding; the wheel itself counts ticks
-/// and does not care what one is.
-pub const TICK: Duration = Duration::from_micros(100);
+/// The runtime's timer resolution: one wheel tick. Much finer than the usual millisecond, so
+/// rounding makes a sleep at most 10 µs late; the wheel itself counts ticks and does not care
+/// what one is.
+pub const TICK: Duration = Duration::from_micros(10);
 
 const TICK_NANOS: u128 = TICK.as_nanos();
 

@@ -2,7 +2,7 @@
 //! (`sleep`, `sleep_until`, `timeout`, `interval`).
 //!
 //! A [`TimerWheel`] holds values with deadlines in ticks since an origin of the caller's
-//! choosing (a runtime's tick is [`TICK`], 100 µs). It never reads a clock: the caller passes
+//! choosing (a runtime's tick is [`TICK`], 10 µs). It never reads a clock: the caller passes
 //! `now` to [`TimerWheel::advance`], which hands back every value whose deadline has come, and
 //! asks [`TimerWheel::next_deadline`] how long it may sleep. Insert, cancel and reset are O(1) and
 //! allocate nothing once the wheel is warm.

@@ -7,8 +7,8 @@
 //! # Time and resolution
 //!
 //! Time is a `u64` count of ticks since an origin the caller picks. The wheel does not care
-//! how long a tick is; spindle's runtime uses [`TICK`](crate::TICK) = 100 µs, and the table
-//! below is written for 1 ms ticks (divide the times by ten for the runtime's). The
+//! how long a tick is; spindle's runtime uses [`TICK`](crate::TICK) = 10 µs, and the table
+//! below is written for 1 ms ticks (divide the times by a hundred for the runtime's). The
 //! caller rounds a deadline *up* to the next whole tick; the wheel fires an entry at the first
 //! [`advance`](TimerWheel::advance) whose `now` is ≥ its deadline, never earlier. The wheel's
 //! own time `t` ([`TimerWheel::now`]) starts at the `now` given to [`TimerWheel::new`] and

@@ -2,7 +2,7 @@
 //! the timer's layer in each worker's parking stack.
 //!
 //! The futures come from `spindle-timer`; these functions make sure a `Sleep` polled outside
-//! any runtime attaches to the process-wide default runtime. Deadlines have 100 µs resolution
+//! any runtime attaches to the process-wide default runtime. Deadlines have 10 µs resolution
 //! ([`spindle_timer::TICK`]) and round up: a sleep never completes early, and on an idle
 //! runtime completes a fraction of a millisecond after its deadline.
 
