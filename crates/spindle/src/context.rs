@@ -21,8 +21,9 @@ pub(crate) enum ThreadRole {
 thread_local! {
     static ROLE: Cell<ThreadRole> = const { Cell::new(ThreadRole::Outside) };
     static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
-    /// A worker's timer context (its own wheel), for the worker's whole life.
-    static WORKER_TIMER: RefCell<Option<spindle_timer::EnterGuard>> = const { RefCell::new(None) };
+    /// A worker's timer context (its own wheel) and reactor, for the worker's whole life.
+    static WORKER_DRIVERS: RefCell<Option<(spindle_timer::EnterGuard, spindle_io::EnterGuard)>> =
+        const { RefCell::new(None) };
 }
 
 pub(crate) fn role() -> ThreadRole {
@@ -42,14 +43,15 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
 pub(crate) fn enter_worker(handle: Handle, index: usize) {
     ROLE.with(|r| r.set(ThreadRole::Worker));
     let timer = spindle_timer::enter(handle.timer().clone(), Some(index));
-    WORKER_TIMER.with(|t| *t.borrow_mut() = Some(timer));
+    let reactor = spindle_io::enter(handle.reactor().clone());
+    WORKER_DRIVERS.with(|d| *d.borrow_mut() = Some((timer, reactor)));
     CURRENT.with(|c| *c.borrow_mut() = Some(handle));
 }
 
 /// Clears a worker thread's context as it stops.
 pub(crate) fn exit_worker() {
     ROLE.with(|r| r.set(ThreadRole::Outside));
-    WORKER_TIMER.with(|t| t.borrow_mut().take());
+    WORKER_DRIVERS.with(|d| d.borrow_mut().take());
     CURRENT.with(|c| c.borrow_mut().take());
 }
 
@@ -57,6 +59,7 @@ pub(crate) fn exit_worker() {
 pub(crate) struct BlockOnGuard {
     previous: Option<Handle>,
     _timer: spindle_timer::EnterGuard,
+    _reactor: spindle_io::EnterGuard,
 }
 
 /// Enters `block_on` for `handle`, or panics with the fix if this thread must not block.
@@ -78,6 +81,7 @@ pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
     BlockOnGuard {
         previous,
         _timer: spindle_timer::enter(handle.timer().clone(), None),
+        _reactor: spindle_io::enter(handle.reactor().clone()),
     }
 }
 

@@ -29,8 +29,10 @@
 
 mod block_on;
 mod context;
+mod io_park;
 mod join;
 mod join_set;
+pub mod net;
 mod runtime;
 mod task;
 pub mod time;

@@ -1,8 +1,10 @@
 //! `Runtime`, its `Builder`, the cloneable `Handle`, and the process-wide default runtime.
 
 use crate::context;
+use crate::io_park::{IoParker, IoUnparker};
 use crate::time::TimerParker;
-use spindle_scheduler::{Park, Scheduler, Spawner, ThreadParker, ThreadUnparker, Unpark};
+use spindle_io::Reactor;
+use spindle_scheduler::{Park, Scheduler, Spawner, Unpark};
 use spindle_timer::Timer;
 use std::fmt;
 use std::future::Future;
@@ -10,8 +12,8 @@ use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// The wake-up handle of the parking stack under each worker.
-type Unparker = ThreadUnparker;
+/// The wake-up handle of the parking stack under each worker (timer → I/O → thread parker).
+type Unparker = IoUnparker;
 
 /// A multi-threaded, work-stealing runtime: one worker thread per core by default.
 ///
@@ -31,7 +33,8 @@ type Unparker = ThreadUnparker;
 /// ```
 pub struct Runtime {
     handle: Handle,
-    scheduler: Scheduler<Unparker>,
+    /// `None` once shut down.
+    scheduler: Option<Scheduler<Unparker>>,
 }
 
 /// Configures and builds a [`Runtime`].
@@ -63,6 +66,7 @@ pub struct Builder {
 pub struct Handle {
     spawner: Spawner<Unparker>,
     timer: Arc<Timer>,
+    reactor: Arc<Reactor>,
 }
 
 impl Runtime {
@@ -143,8 +147,22 @@ impl Runtime {
     /// runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     /// assert!(spindle::block_on(pending).unwrap_err().is_cancelled());
     /// ```
-    pub fn shutdown_timeout(self, timeout: Duration) {
-        self.scheduler.shutdown_timeout(timeout);
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(timeout);
+    }
+
+    fn shutdown(&mut self, timeout: Duration) {
+        if let Some(scheduler) = self.scheduler.take() {
+            scheduler.shutdown_timeout(timeout);
+        }
+        // Sockets that outlive the runtime fail their operations instead of hanging.
+        self.handle.reactor.shutdown();
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(Duration::MAX);
     }
 }
 
@@ -203,8 +221,13 @@ impl Builder {
         let workers = self
             .worker_threads
             .unwrap_or_else(spindle_scheduler::default_worker_threads);
-        // The parking stack under each worker, bottom up: a thread parker, then the timer.
-        let parkers: Vec<ThreadParker> = (0..workers).map(|_| ThreadParker::new()).collect();
+        install_default_drivers();
+        // The parking stack under each worker, bottom up: a thread parker inside the I/O
+        // layer, then the timer.
+        let reactor = Reactor::new()?;
+        let parkers: Vec<IoParker> = (0..workers)
+            .map(|_| IoParker::new(reactor.clone()))
+            .collect();
         let timer = Timer::new(
             parkers
                 .iter()
@@ -234,9 +257,13 @@ impl Builder {
         let handle = Handle {
             spawner: scheduler.spawner(),
             timer,
+            reactor,
         };
         let _ = handle_slot.set(handle.clone());
-        Ok(Runtime { handle, scheduler })
+        Ok(Runtime {
+            handle,
+            scheduler: Some(scheduler),
+        })
     }
 }
 
@@ -309,6 +336,17 @@ impl Handle {
     pub(crate) fn timer(&self) -> &Arc<Timer> {
         &self.timer
     }
+
+    pub(crate) fn reactor(&self) -> &Arc<Reactor> {
+        &self.reactor
+    }
+}
+
+/// Makes timers and sockets used outside any runtime attach to the default runtime (which is
+/// built only if one of them is actually used there).
+pub(crate) fn install_default_drivers() {
+    spindle_timer::set_default_timer(|| default_runtime().handle.timer.clone());
+    spindle_io::set_default_reactor(|| default_runtime().handle.reactor.clone());
 }
 
 /// The process-wide runtime behind `spindle::block_on` and `spindle::spawn` outside any
@@ -341,7 +379,10 @@ fn worker_threads_from_env() -> Option<usize> {
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
-            .field("worker_threads", &self.scheduler.worker_threads())
+            .field(
+                "worker_threads",
+                &self.scheduler.as_ref().map_or(0, |s| s.worker_threads()),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -6,7 +6,7 @@
 //! ([`spindle_timer::TICK`]) and round up: a sleep never completes early, and on an idle
 //! runtime completes a fraction of a millisecond after its deadline.
 
-use spindle_scheduler::{Park, ThreadParker, ThreadUnparker};
+use spindle_scheduler::Park;
 use spindle_timer::Timer;
 use std::future::Future;
 use std::sync::Arc;
@@ -15,12 +15,8 @@ use std::time::{Duration, Instant};
 
 pub use spindle_timer::{Elapsed, Interval, MissedTickBehavior, Sleep, Timeout};
 
-fn default_timer() -> Arc<Timer> {
-    crate::runtime::default_runtime().handle().timer().clone()
-}
-
 fn attach_default() {
-    spindle_timer::set_default_timer(default_timer);
+    crate::runtime::install_default_drivers();
 }
 
 /// Waits until `duration` has elapsed: asyncio's `await asyncio.sleep(n)`.
@@ -94,18 +90,19 @@ pub fn interval(period: Duration) -> Interval {
     spindle_timer::interval(period)
 }
 
-/// Worker `index`'s parking stack: the timer over a thread parker. Before blocking it fires
-/// due timers (its own wheel's, and those of busy workers) and bounds the park by the next
-/// deadline; after waking it fires what came due and wakes those tasks (onto this worker).
-pub(crate) struct TimerParker {
-    inner: ThreadParker,
+/// The timer layer of worker `index`'s parking stack, over `P` (the I/O layer). Before
+/// blocking it fires due timers (its own wheel's, and those of busy workers) and bounds the
+/// park by the next deadline; after waking it fires what came due and wakes those tasks (onto
+/// this worker).
+pub(crate) struct TimerParker<P> {
+    inner: P,
     timer: Arc<Timer>,
     index: usize,
     due: Vec<Waker>,
 }
 
-impl TimerParker {
-    pub(crate) fn new(inner: ThreadParker, timer: Arc<Timer>, index: usize) -> TimerParker {
+impl<P: Park> TimerParker<P> {
+    pub(crate) fn new(inner: P, timer: Arc<Timer>, index: usize) -> TimerParker<P> {
         TimerParker {
             inner,
             timer,
@@ -115,7 +112,10 @@ impl TimerParker {
     }
 
     fn park_for(&mut self, limit: Option<Duration>) {
-        if limit != Some(Duration::ZERO) {
+        if limit == Some(Duration::ZERO) {
+            // Maintenance: let the layer below deliver its events, without blocking.
+            self.inner.park_timeout(Duration::ZERO);
+        } else {
             match self.timer.before_park(self.index, limit, &mut self.due) {
                 Some(Duration::ZERO) => {}
                 Some(timeout) => self.inner.park_timeout(timeout),
@@ -128,10 +128,10 @@ impl TimerParker {
     }
 }
 
-impl Park for TimerParker {
-    type Unpark = ThreadUnparker;
+impl<P: Park> Park for TimerParker<P> {
+    type Unpark = P::Unpark;
 
-    fn unpark(&self) -> ThreadUnparker {
+    fn unpark(&self) -> P::Unpark {
         self.inner.unpark()
     }
 

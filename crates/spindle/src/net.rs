@@ -1,0 +1,31 @@
+//! Networking: TCP and UDP sockets on the runtime's reactor (asyncio's streams and datagram
+//! endpoints).
+//!
+//! The types come from `spindle-io`. A socket registers with the reactor of the runtime it is
+//! created in (a task, or inside `block_on`); one created outside any runtime uses the default
+//! runtime's. `TcpStream` and `&TcpStream` implement `futures_io::AsyncRead` and `AsyncWrite`,
+//! so `futures::io::AsyncReadExt`/`AsyncWriteExt` and `futures::io::copy` work unchanged.
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use spindle::net::{TcpListener, TcpStream};
+//!
+//! spindle::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     let server = spindle::spawn(async move {
+//!         let (mut stream, _peer) = listener.accept().await.unwrap();
+//!         let mut buf = [0u8; 5];
+//!         stream.read_exact(&mut buf).await.unwrap();
+//!         stream.write_all(&buf).await.unwrap();
+//!     });
+//!     let mut client = TcpStream::connect(addr).await.unwrap();
+//!     client.write_all(b"hello").await.unwrap();
+//!     let mut echoed = [0u8; 5];
+//!     client.read_exact(&mut echoed).await.unwrap();
+//!     assert_eq!(&echoed, b"hello");
+//!     server.await.unwrap();
+//! });
+//! ```
+
+pub use spindle_io::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
