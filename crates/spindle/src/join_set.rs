@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 ///     let mut set = spindle::JoinSet::new();
 ///     for n in [3u64, 1, 2] {
 ///         set.spawn(async move {
-///             std::thread::sleep(Duration::from_millis(20 * n));
+///             spindle::sleep(Duration::from_millis(40 * n)).await;
 ///             n
 ///         });
 ///     }
@@ -30,7 +30,25 @@ use std::task::{Context, Poll};
 ///     }
 ///     order
 /// });
-/// assert_eq!(finished.len(), 3);
+/// assert_eq!(finished, [1, 2, 3]); // the order they finished in, not the order spawned
+/// ```
+///
+/// Leaving the scope that owns the set aborts what is still running in it, as a `TaskGroup`
+/// does when its block exits:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let first = spindle::block_on(async {
+///     let mut set = spindle::JoinSet::new();
+///     set.spawn(async { "quick" });
+///     set.spawn(async {
+///         spindle::sleep(Duration::from_secs(60)).await;
+///         "slow"
+///     });
+///     set.join_next().await.unwrap().unwrap()
+/// }); // `set` is dropped here: the 60 s task is aborted, not waited for
+/// assert_eq!(first, "quick");
 /// ```
 pub struct JoinSet<T> {
     handles: Vec<Option<JoinHandle<T>>>,

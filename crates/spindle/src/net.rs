@@ -27,5 +27,29 @@
 //!     server.await.unwrap();
 //! });
 //! ```
+//!
+//! UDP, asyncio's datagram endpoints: a socket sends to an address and receives from anyone, or
+//! is `connect`ed to one peer and uses `send`/`recv`.
+//!
+//! ```
+//! use spindle::net::UdpSocket;
+//!
+//! spindle::block_on(async {
+//!     let server = UdpSocket::bind("127.0.0.1:0").await?;
+//!     let client = UdpSocket::bind("127.0.0.1:0").await?;
+//!     client.connect(server.local_addr()?).await?;
+//!     client.send(b"ping").await?;
+//!
+//!     let mut buf = [0u8; 16];
+//!     let (len, from) = server.recv_from(&mut buf).await?;
+//!     assert_eq!((&buf[..len], from), (&b"ping"[..], client.local_addr()?));
+//!     server.send_to(b"pong", from).await?;
+//!
+//!     let len = client.recv(&mut buf).await?;
+//!     assert_eq!(&buf[..len], b"pong");
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 pub use spindle_io::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
