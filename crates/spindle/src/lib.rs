@@ -22,12 +22,15 @@
 //! - Tasks: [`spawn`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`].
 //! - Many futures at once: [`join_all`], [`try_join_all`].
 //! - Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`] (also at [`time`]).
+//! - hyper 1.x (feature `hyper`): `compat::hyper::{HyperIo, HyperExecutor, HyperTimer}`.
 //!
 //! The facade composes the engine crates: `spindle-scheduler` (tasks, work-stealing workers,
 //! the parking seam) and `spindle-timer` (a timing wheel per worker), which stacks under the
 //! scheduler's parking seam.
 
 mod block_on;
+#[cfg(feature = "hyper")]
+pub mod compat;
 mod context;
 mod io_park;
 mod join;
