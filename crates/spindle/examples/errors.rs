@@ -3,8 +3,8 @@
 //! 1. `?` on an awaited future's `Err` returns it from the `async fn`, as `raise` propagates out
 //!    of `await` in Python.
 //! 2. A task that panics does not take the runtime down: its `JoinHandle` gives a `JoinError`
-//!    with `is_panic()` and the panic's message (the default panic hook also prints the panic
-//!    to stderr).
+//!    with `is_panic()` and the panic's message. The panic hook still sees every panic first;
+//!    this example installs a one-line hook where a program would log it.
 //! 3. `join_all` over `JoinHandle`s is `gather(..., return_exceptions=True)`: one `Result`
 //!    per task, in order.
 //! 4. `try_join_all` is plain `gather`: the first error wins and the other futures are dropped
@@ -53,6 +53,11 @@ impl Drop for Announce {
 }
 
 fn main() {
+    std::panic::set_hook(Box::new(|info| {
+        if let Some(at) = info.location() {
+            println!("   [panic hook] a panic at {}:{}", at.file(), at.line());
+        }
+    }));
     spindle::block_on(async {
         println!("1. `?` on an awaited Err");
         println!("   greet(1) = {:?}", greet(1).await);
