@@ -83,6 +83,11 @@ pub fn set_default_reactor(provider: fn() -> Arc<Reactor>) {
 /// # Panics
 ///
 /// If no reactor is current and no default reactor was installed.
+/// The reactor entered on this thread, without falling back to the default one.
+pub(crate) fn entered() -> Option<Arc<Reactor>> {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
 pub(crate) fn current() -> Arc<Reactor> {
     if let Some(reactor) = CURRENT.with(|current| current.borrow().clone()) {
         return reactor;

@@ -48,6 +48,7 @@
 //!   on drop.
 //! - `context`: which reactor a socket created on this thread registers with.
 //! - `block_on`: the standalone driver.
+//! - [`coop`]: the cooperative budget socket operations spend.
 //! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `ToSocketAddrs`.
 //!
 //! The readiness protocol is model-checked with loom on the real code:
@@ -58,6 +59,7 @@
 
 mod block_on;
 mod context;
+pub mod coop;
 mod loom;
 pub mod net;
 mod reactor;

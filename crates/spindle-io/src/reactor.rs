@@ -111,7 +111,12 @@ pub struct Reactor {
     /// Threads in [`Reactor::block_on`] that could not drive and wait for a wake; woken when a
     /// `block_on` returns, so that one of them takes over the driving.
     pub(crate) block_on_waiters: parking_lot::Mutex<Vec<Thread>>,
+    /// Where host-name lookups run: the runtime's blocking pool, once it sets one.
+    blocking_spawner: std::sync::OnceLock<BlockingSpawner>,
 }
+
+/// Runs a blocking job off the runtime's workers (see [`Reactor::set_blocking_spawner`]).
+type BlockingSpawner = Box<dyn Fn(Box<dyn FnOnce() + Send>) + Send + Sync>;
 
 struct PollState {
     poll: mio::Poll,
@@ -178,7 +183,39 @@ impl Reactor {
                 shut_down: false,
             }),
             block_on_waiters: parking_lot::Mutex::new(Vec::new()),
+            blocking_spawner: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Makes host-name lookups of sockets on this reactor run through `spawn` (a runtime's
+    /// blocking pool) instead of a thread of their own. Set once; later calls are ignored. A
+    /// job that `spawn` drops without running fails its lookup instead of hanging it.
+    ///
+    /// ```
+    /// let reactor = spindle_io::Reactor::new().unwrap();
+    /// reactor.set_blocking_spawner(|job| {
+    ///     std::thread::spawn(job);
+    /// });
+    /// ```
+    pub fn set_blocking_spawner(
+        &self,
+        spawn: impl Fn(Box<dyn FnOnce() + Send>) + Send + Sync + 'static,
+    ) {
+        let _ = self.blocking_spawner.set(Box::new(spawn));
+    }
+
+    /// Runs `job` through the blocking spawner; gives it back if none is set.
+    pub(crate) fn spawn_blocking(
+        &self,
+        job: Box<dyn FnOnce() + Send>,
+    ) -> Result<(), Box<dyn FnOnce() + Send>> {
+        match self.blocking_spawner.get() {
+            Some(spawn) => {
+                spawn(job);
+                Ok(())
+            }
+            None => Err(job),
+        }
     }
 
     /// Takes the poll if no other thread holds it: the caller may then [`Driver::turn`] once.

@@ -14,6 +14,9 @@
 //! }
 //! ```
 //!
+//! Before the loop, the operation takes one unit of the task's cooperative budget (`coop`):
+//! it is spent if the operation completes and refunded if it returns `Pending`.
+//!
 //! Only `WouldBlock` clears readiness. Any other outcome leaves it set, so the next operation
 //! is tried at once: after `EMFILE` from `accept` the pending connection is still queued and
 //! edge-triggered epoll would not report it again.
@@ -76,20 +79,25 @@ impl<S: Source> Registration<S> {
     }
 
     /// Runs `op` once the source is ready in `direction`, until it does not answer
-    /// `WouldBlock`.
+    /// `WouldBlock`. An operation that completes spends one unit of the task's cooperative
+    /// budget; with the budget spent, the task yields first (`coop`).
     pub(crate) fn poll_io<R>(
         &self,
         direction: Direction,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        let spent = ready!(crate::coop::poll_spend(cx));
         loop {
             let event = ready!(self.poll_ready(direction, cx))?;
             match op(&self.source) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.clear_readiness(event);
                 }
-                result => return Poll::Ready(result),
+                result => {
+                    spent.made_progress();
+                    return Poll::Ready(result);
+                }
             }
         }
     }

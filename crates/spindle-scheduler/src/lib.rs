@@ -26,7 +26,12 @@
 //! - `idle`: which workers are parked or searching, and whom to wake.
 //! - [`park`](Park): the parking seam and the default [`ThreadParker`].
 //! - `scheduler`: spawning, waking, shutdown.
+//! - [`blocking`](BlockingPool): the pool of threads for blocking closures.
+//! - [`coop`]: the cooperative budget each task poll gets, shared with the timer and I/O crates.
 
+#[cfg(not(loom))]
+mod blocking;
+pub mod coop;
 mod idle;
 mod loom;
 mod owned;
@@ -36,6 +41,8 @@ mod scheduler;
 mod task;
 mod worker;
 
+#[cfg(not(loom))]
+pub use blocking::{BlockingPool, BlockingPoolBuilder};
 pub use park::{Park, ThreadParker, ThreadUnparker, Unpark};
 pub use scheduler::{default_worker_threads, Builder, Scheduler, Spawner};
 pub use task::{JoinError, JoinHandle};

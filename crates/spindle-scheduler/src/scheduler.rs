@@ -345,10 +345,15 @@ impl Builder {
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
                 .spawn(move || {
+                    // Installed before the start hook, so the hook can share it (`coop`).
+                    let budget = crate::coop::Budget::new(std::cell::Cell::new(
+                        crate::coop::BUDGET_PER_POLL,
+                    ));
+                    crate::coop::set_budget(Some(budget.clone()));
                     if let Some(f) = on_start {
                         f(index);
                     }
-                    worker::run(worker_shared, index, park, local);
+                    worker::run(worker_shared, index, park, local, budget);
                     if let Some(f) = on_stop {
                         f(index);
                     }

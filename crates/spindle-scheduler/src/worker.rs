@@ -108,6 +108,8 @@ pub(crate) struct Worker<P: Park> {
     rng: FastRand,
     /// Each victim's tick when this worker last looked, for spotting stuck workers.
     seen_ticks: Vec<u32>,
+    /// Refilled before every task poll (`coop`).
+    budget: crate::coop::Budget,
 }
 
 /// The body of a worker thread.
@@ -116,6 +118,7 @@ pub(crate) fn run<P: Park>(
     index: usize,
     park: P,
     local: LocalQueue,
+    budget: crate::coop::Budget,
 ) {
     let context = WorkerContext {
         shared: crate::loom::Arc::as_ptr(&shared) as *const (),
@@ -131,6 +134,7 @@ pub(crate) fn run<P: Park>(
         is_searching: false,
         rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
         seen_ticks: vec![0; workers],
+        budget,
     };
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
     worker.run_loop(&context);
@@ -193,6 +197,7 @@ impl<P: Park> Worker<P> {
         }
         let mut lifo_polls = 0;
         loop {
+            self.budget.set(crate::coop::BUDGET_PER_POLL);
             if let Some(requeued) = task.run() {
                 cx.local.push(requeued);
                 self.shared.notify_parked();

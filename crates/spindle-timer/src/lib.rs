@@ -45,10 +45,12 @@
 //! - `driver`: per-worker wheels, registration, cancellation, firing, parking.
 //! - `context`: which timer a `Sleep` polled on this thread uses.
 //! - `sleep`, `timeout`, `interval`: the futures.
+//! - [`coop`]: the cooperative budget a completing sleep spends.
 
 #![deny(unsafe_code)]
 
 mod context;
+pub mod coop;
 mod driver;
 mod interval;
 mod loom;

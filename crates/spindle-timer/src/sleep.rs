@@ -105,27 +105,40 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
 
+    /// Spends one unit of the task's cooperative budget when it completes (`coop`).
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if Instant::now() >= this.deadline {
-            if let Some(registration) = this.registration.take() {
+        let spent = std::task::ready!(crate::coop::poll_spend(cx));
+        let fired = self.get_mut().poll_unbudgeted(cx);
+        if fired.is_ready() {
+            spent.made_progress();
+        }
+        fired
+    }
+}
+
+impl Sleep {
+    /// The poll without the cooperative budget: a `Timeout` checks its deadline this way, so
+    /// an inner future that spent the budget cannot keep the deadline from firing.
+    pub(crate) fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= self.deadline {
+            if let Some(registration) = self.registration.take() {
                 let _ = registration.cancel();
             }
             return Poll::Ready(());
         }
-        match &this.registration {
+        match &self.registration {
             Some(registration) => {
                 if registration.update_waker(cx.waker()) {
                     Poll::Pending
                 } else {
                     // Fired: the wheel only fires entries whose deadline tick has begun.
-                    this.registration = None;
+                    self.registration = None;
                     Poll::Ready(())
                 }
             }
             None => {
-                let deadline = this.deadline;
-                this.registration = Some(context::with_current(|timer, worker| {
+                let deadline = self.deadline;
+                self.registration = Some(context::with_current(|timer, worker| {
                     timer.register(worker, deadline, cx.waker().clone())
                 }));
                 Poll::Pending

@@ -4,6 +4,7 @@
 //! pending; the future's waker unparks it. The waker is made once per thread and reused, so a
 //! `block_on` call allocates nothing.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -26,12 +27,14 @@ thread_local! {
     static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
 }
 
-/// Polls `future` on this thread until it completes, parking between polls.
-pub(crate) fn run_to_completion<F: Future>(future: F) -> F::Output {
+/// Polls `future` on this thread until it completes, parking between polls. Each poll starts
+/// with a full cooperative `budget`, like a task's.
+pub(crate) fn run_to_completion<F: Future>(future: F, budget: &Cell<u8>) -> F::Output {
     let mut future = pin!(future);
     WAKER.with(|waker| {
         let mut cx = Context::from_waker(waker);
         loop {
+            budget.set(spindle_scheduler::coop::BUDGET_PER_POLL);
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }

@@ -46,20 +46,51 @@ pub(crate) fn enter_worker(handle: Handle, index: usize) {
     let reactor = spindle_io::enter(handle.reactor().clone());
     WORKER_DRIVERS.with(|d| *d.borrow_mut() = Some((timer, reactor)));
     CURRENT.with(|c| *c.borrow_mut() = Some(handle));
+    // The scheduler installed this worker's budget; sleeps and sockets spend the same one.
+    install_budget(spindle_scheduler::coop::budget());
 }
 
 /// Clears a worker thread's context as it stops.
 pub(crate) fn exit_worker() {
     ROLE.with(|r| r.set(ThreadRole::Outside));
+    install_budget(None);
     WORKER_DRIVERS.with(|d| d.borrow_mut().take());
+    CURRENT.with(|c| c.borrow_mut().take());
+}
+
+/// Makes `handle` current on one of its blocking pool's threads, for the thread's life: tasks
+/// spawned there go to the runtime, and `block_on` is allowed (the thread is `Outside`).
+pub(crate) fn enter_blocking_thread(handle: Handle) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(handle));
+}
+
+/// Clears a blocking thread's context as it exits.
+pub(crate) fn exit_blocking_thread() {
     CURRENT.with(|c| c.borrow_mut().take());
 }
 
 /// Restores the previous context when a `block_on` call ends, even by unwinding.
 pub(crate) struct BlockOnGuard {
     previous: Option<Handle>,
+    /// The budget of the future being blocked on, shared by the three engine crates.
+    budget: Budget,
     _timer: spindle_timer::EnterGuard,
     _reactor: spindle_io::EnterGuard,
+}
+
+type Budget = spindle_scheduler::coop::Budget;
+
+/// Makes `budget` the one that join handles, sleeps and sockets spend on this thread.
+fn install_budget(budget: Option<Budget>) {
+    spindle_scheduler::coop::set_budget(budget.clone());
+    spindle_timer::coop::set_budget(budget.clone());
+    spindle_io::coop::set_budget(budget);
+}
+
+impl BlockOnGuard {
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
 }
 
 /// Enters `block_on` for `handle`, or panics with the fix if this thread must not block.
@@ -78,8 +109,11 @@ pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
     }
     ROLE.with(|r| r.set(ThreadRole::BlockOn));
     let previous = CURRENT.with(|c| c.borrow_mut().replace(handle.clone()));
+    let budget = Budget::new(Cell::new(spindle_scheduler::coop::BUDGET_PER_POLL));
+    install_budget(Some(budget.clone()));
     BlockOnGuard {
         previous,
+        budget,
         _timer: spindle_timer::enter(handle.timer().clone(), None),
         _reactor: spindle_io::enter(handle.reactor().clone()),
     }
@@ -88,6 +122,7 @@ pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
 impl Drop for BlockOnGuard {
     fn drop(&mut self) {
         ROLE.with(|r| r.set(ThreadRole::Outside));
+        install_budget(None);
         let previous = self.previous.take();
         CURRENT.with(|c| *c.borrow_mut() = previous);
     }

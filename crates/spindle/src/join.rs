@@ -184,13 +184,22 @@ impl<F: Future> JoinAll<F> {
             };
             // SAFETY: see above; the future stays in its slot until it is replaced by `Done`.
             let future = unsafe { Pin::new_unchecked(future) };
-            if let Poll::Ready(output) = future.poll(&mut Context::from_waker(&waker)) {
-                let failed = is_err(&output);
-                this.slots[index] = Slot::Done(output);
-                this.remaining -= 1;
-                if failed {
-                    return Some(index);
+            match future.poll(&mut Context::from_waker(&waker)) {
+                Poll::Ready(output) => {
+                    let failed = is_err(&output);
+                    this.slots[index] = Slot::Done(output);
+                    this.remaining -= 1;
+                    if failed {
+                        return Some(index);
+                    }
                 }
+                // The task's cooperative budget is spent: every further child would only
+                // yield. This one queued itself again; the parent runs again after others.
+                Poll::Pending if !spindle_scheduler::coop::has_budget() => {
+                    cx.waker().wake_by_ref();
+                    break;
+                }
+                Poll::Pending => {}
             }
             budget -= 1;
             if budget == 0 {

@@ -127,6 +127,12 @@ impl<T: Send + 'static> JoinSet<T> {
                 self.len -= 1;
                 return Poll::Ready(Some(result));
             }
+            if !spindle_scheduler::coop::has_budget() {
+                // The handle yielded for the cooperative budget and queued itself again;
+                // polling on would spin. This task runs again after the others.
+                cx.waker().wake_by_ref();
+                break;
+            }
         }
         Poll::Pending
     }

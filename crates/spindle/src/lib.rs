@@ -19,7 +19,7 @@
 //! ```
 //!
 //! - Running: [`block_on`], [`Runtime`], [`Builder`], [`Handle`].
-//! - Tasks: [`spawn`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`].
+//! - Tasks: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`].
 //! - Many futures at once: [`join_all`], [`try_join_all`].
 //! - Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`] (also at [`time`]).
 //! - hyper 1.x (feature `hyper`): `compat::hyper::{HyperIo, HyperExecutor, HyperTimer}`.
@@ -44,7 +44,7 @@ pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
 pub use join_set::JoinSet;
 pub use runtime::{Builder, Handle, Runtime};
 pub use spindle_scheduler::{JoinError, JoinHandle};
-pub use task::{spawn, yield_now, YieldNow};
+pub use task::{spawn, spawn_blocking, yield_now, YieldNow};
 pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
 
 use std::future::Future;

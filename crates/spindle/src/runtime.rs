@@ -3,14 +3,15 @@
 use crate::context;
 use crate::io_park::{IoParker, IoUnparker};
 use crate::time::TimerParker;
+use parking_lot::Mutex;
 use spindle_io::Reactor;
-use spindle_scheduler::{Park, Scheduler, Spawner, Unpark};
+use spindle_scheduler::{BlockingPool, Park, Scheduler, Spawner, Unpark};
 use spindle_timer::Timer;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The wake-up handle of the parking stack under each worker (timer → I/O → thread parker).
 type Unparker = IoUnparker;
@@ -35,6 +36,9 @@ pub struct Runtime {
     handle: Handle,
     /// `None` once shut down.
     scheduler: Option<Scheduler<Unparker>>,
+    /// The handle the blocking pool's threads make current; emptied at shutdown, since the
+    /// pool's start hook holding it would otherwise keep the runtime's parts alive for good.
+    blocking_thread_handle: Arc<Mutex<Option<Handle>>>,
 }
 
 /// Configures and builds a [`Runtime`].
@@ -50,6 +54,8 @@ pub struct Runtime {
 pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: String,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
 }
 
 /// A cheap, cloneable reference to a runtime, for spawning from anywhere.
@@ -67,6 +73,7 @@ pub struct Handle {
     spawner: Spawner<Unparker>,
     timer: Arc<Timer>,
     reactor: Arc<Reactor>,
+    blocking: BlockingPool,
 }
 
 impl Runtime {
@@ -107,8 +114,23 @@ impl Runtime {
     /// assert_eq!(sum, 10);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _guard = context::enter_block_on(&self.handle);
-        crate::block_on::run_to_completion(future)
+        let guard = context::enter_block_on(&self.handle);
+        crate::block_on::run_to_completion(future, guard.budget())
+    }
+
+    /// Runs a blocking closure on this runtime's blocking pool; see [`Handle::spawn_blocking`].
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// let task = runtime.spawn_blocking(|| std::fs::metadata("/").is_ok());
+    /// assert!(runtime.block_on(task).unwrap());
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> crate::JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
     }
 
     /// Spawns a task onto this runtime; see [`Handle::spawn`].
@@ -152,9 +174,15 @@ impl Runtime {
     }
 
     fn shutdown(&mut self, timeout: Duration) {
+        let deadline = Instant::now().checked_add(timeout);
         if let Some(scheduler) = self.scheduler.take() {
             scheduler.shutdown_timeout(timeout);
         }
+        let left = deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        self.handle.blocking.shutdown_timeout(left);
+        self.blocking_thread_handle.lock().take();
         // Sockets that outlive the runtime fail their operations instead of hanging.
         self.handle.reactor.shutdown();
     }
@@ -183,7 +211,37 @@ impl Builder {
         Builder {
             worker_threads: None,
             thread_name: "spindle-worker".into(),
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
         }
+    }
+
+    /// The most threads the blocking pool ([`spawn_blocking`](crate::spawn_blocking)) runs at
+    /// once (default 512). More closures than that wait in a queue.
+    ///
+    /// ```
+    /// let runtime = spindle::Builder::new().max_blocking_threads(2).build().unwrap();
+    /// let tasks: Vec<_> = (0..4).map(|n| runtime.spawn_blocking(move || n)).collect();
+    /// let results: Vec<_> = runtime.block_on(spindle::join_all(tasks));
+    /// assert_eq!(results.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    /// ```
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits (default 10 s).
+    ///
+    /// ```
+    /// let runtime = spindle::Builder::new()
+    ///     .thread_keep_alive(std::time::Duration::from_millis(500))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(runtime);
+    /// ```
+    pub fn thread_keep_alive(&mut self, keep_alive: Duration) -> &mut Self {
+        self.blocking_keep_alive = keep_alive;
+        self
     }
 
     /// The number of worker threads. Zero is rejected by [`build`](Builder::build) with
@@ -254,15 +312,33 @@ impl Builder {
             let parker = parkers.next().expect("one parker per worker");
             TimerParker::new(parker, worker_timer.clone(), index)
         })?;
+        let blocking_thread_handle = Arc::new(Mutex::new(None::<Handle>));
+        let start_slot = blocking_thread_handle.clone();
+        let blocking = BlockingPool::builder()
+            .max_threads(self.max_blocking_threads)
+            .keep_alive(self.blocking_keep_alive)
+            .thread_name(format!("{}-blocking", self.thread_name))
+            .on_thread_start(move || {
+                if let Some(handle) = start_slot.lock().clone() {
+                    context::enter_blocking_thread(handle);
+                }
+            })
+            .on_thread_stop(context::exit_blocking_thread)
+            .build();
+        let pool = blocking.clone();
+        reactor.set_blocking_spawner(move |job| drop(pool.spawn(job)));
         let handle = Handle {
             spawner: scheduler.spawner(),
             timer,
             reactor,
+            blocking,
         };
         let _ = handle_slot.set(handle.clone());
+        *blocking_thread_handle.lock() = Some(handle.clone());
         Ok(Runtime {
             handle,
             scheduler: Some(scheduler),
+            blocking_thread_handle,
         })
     }
 }
@@ -320,6 +396,23 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.spawner.spawn(future)
+    }
+
+    /// Runs the blocking closure `f` on this runtime's blocking pool, so that no worker
+    /// blocks; see [`spawn_blocking`](crate::spawn_blocking).
+    ///
+    /// ```
+    /// let runtime = spindle::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// let task = handle.spawn_blocking(|| "read a file, say");
+    /// assert_eq!(runtime.block_on(task).unwrap(), "read a file, say");
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> crate::JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.blocking.spawn(f)
     }
 
     /// The number of armed timers (sleeps, timeouts and intervals registered and not yet

@@ -29,6 +29,39 @@ where
     })
 }
 
+/// Runs the blocking closure `f` on the runtime's blocking pool and returns its result through
+/// a [`JoinHandle`]: asyncio's `to_thread`. Use it for work that blocks (file I/O, a C
+/// library, heavy computation), so that no worker, and no task behind it, waits.
+///
+/// The pool grows on demand (up to [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads))
+/// and idle threads exit after a keep-alive. Inside a runtime it uses that runtime's pool;
+/// anywhere else the default runtime's. A running closure cannot be interrupted: aborting its
+/// handle only cancels a closure that has not started, and runtime shutdown waits for running
+/// closures (bounded by [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)).
+/// On a blocking thread, `spindle::block_on` and `spindle::spawn` work.
+///
+/// ```
+/// spindle::block_on(async {
+///     let digest = spindle::spawn_blocking(|| {
+///         std::thread::sleep(std::time::Duration::from_millis(10)); // stands in for real work
+///         (1..=100u64).product::<u64>() % 1_000_007
+///     });
+///     let ticks = spindle::sleep(std::time::Duration::from_millis(1)); // the runtime goes on
+///     ticks.await;
+///     assert!(digest.await.unwrap() < 1_000_007);
+/// });
+/// ```
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    context::with_current(|current| match current {
+        Some(handle) => handle.spawn_blocking(f),
+        None => crate::runtime::default_runtime().spawn_blocking(f),
+    })
+}
+
 /// Gives the worker to other tasks once: the current task goes to the back of its worker's
 /// queue and resumes when its turn comes again (asyncio's `await asyncio.sleep(0)`).
 ///

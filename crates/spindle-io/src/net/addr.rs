@@ -3,10 +3,11 @@
 //!
 //! Literal addresses (`"127.0.0.1:80"`, `(Ipv6Addr::LOCALHOST, 80)`, `SocketAddr`, ...) are
 //! parsed inline: no allocation beyond a slice's copy, no thread. Host names (`"localhost:80"`)
-//! are resolved by std's resolver (`getaddrinfo`, which blocks) on a short-lived thread of
-//! their own, whose answer comes back through a waker-based oneshot, so the task awaiting it
-//! never blocks its worker. The facade will move these lookups to its blocking pool; this
-//! crate has no pool and depends on no runtime.
+//! are resolved by std's resolver (`getaddrinfo`, which blocks) off the task's thread, and the
+//! answer comes back through a waker-based oneshot, so the task awaiting it never blocks its
+//! worker. The lookup runs on the runtime's blocking pool when the runtime has given the
+//! reactor one ([`Reactor::set_blocking_spawner`](crate::Reactor::set_blocking_spawner)), and
+//! on a short-lived thread of its own otherwise: this crate has no pool.
 //!
 //! Errors keep their kind and name the address: an unparsable address or port is
 //! `InvalidInput` (never a panic), a lookup failure keeps the resolver's kind.
@@ -257,44 +258,74 @@ impl std::error::Error for ContextError {
     }
 }
 
-/// Runs std's resolver for `host:port` on a new thread and awaits its answer.
+/// Runs std's resolver for `host:port` off this thread and awaits its answer: on the blocking
+/// pool of the runtime whose reactor is entered here, or else on a thread of its own.
 async fn lookup(host: String, port: u16) -> io::Result<Addrs> {
     let shared = Arc::new(Mutex::new(Lookup {
         answer: None,
         waker: None,
     }));
-    let answer_slot = shared.clone();
-    let spawned = std::thread::Builder::new()
-        .name("spindle-io-resolve".to_owned())
-        .spawn(move || {
-            let answer = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-                .map(|addrs| addrs.collect::<Vec<_>>())
-                .map_err(|error| with_context(error, "resolve", format_args!("{host}:{port}")));
-            let waker = {
-                let mut slot = answer_slot.lock();
-                slot.answer = Some(answer);
-                slot.waker.take()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        });
-    if let Err(error) = spawned {
-        return Err(with_context(
-            error,
-            "start a resolver thread for",
-            "a host name",
-        ));
+    let sender = AnswerSender(Some(shared.clone()));
+    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let answer = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .map(|addrs| addrs.collect::<Vec<_>>())
+            .map_err(|error| with_context(error, "resolve", format_args!("{host}:{port}")));
+        sender.send(answer);
+    });
+    let unsent = match crate::context::entered() {
+        Some(reactor) => reactor.spawn_blocking(job).err(),
+        None => Some(job),
+    };
+    if let Some(job) = unsent {
+        let spawned = std::thread::Builder::new()
+            .name("spindle-io-resolve".to_owned())
+            .spawn(job);
+        if let Err(error) = spawned {
+            return Err(with_context(
+                error,
+                "start a resolver thread for",
+                "a host name",
+            ));
+        }
     }
     let addrs = LookupAnswer(shared).await?;
     Ok(Addrs::Many(addrs.into_iter()))
 }
 
-/// The oneshot between the resolver thread and the awaiting task. The thread always sends
-/// (std's resolver returns, it does not panic), so the receiver needs no "sender gone" case.
+/// The oneshot between the resolver job and the awaiting task.
 struct Lookup {
     answer: Option<io::Result<Vec<SocketAddr>>>,
     waker: Option<Waker>,
+}
+
+/// The resolver job's end of the oneshot. A job dropped without running (its pool shut down)
+/// answers with an error, so the awaiting task never hangs.
+struct AnswerSender(Option<Arc<Mutex<Lookup>>>);
+
+impl AnswerSender {
+    fn send(mut self, answer: io::Result<Vec<SocketAddr>>) {
+        self.deliver(answer);
+    }
+
+    fn deliver(&mut self, answer: io::Result<Vec<SocketAddr>>) {
+        let Some(shared) = self.0.take() else { return };
+        let waker = {
+            let mut slot = shared.lock();
+            slot.answer = Some(answer);
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Drop for AnswerSender {
+    fn drop(&mut self) {
+        self.deliver(Err(io::Error::other(
+            "the runtime shut down before resolving the host name",
+        )));
+    }
 }
 
 struct LookupAnswer(Arc<Mutex<Lookup>>);

@@ -76,6 +76,7 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let spent = std::task::ready!(crate::coop::poll_spend(cx));
         let mut output: Poll<Result<T, JoinError>> = Poll::Pending;
         let raw = self.raw;
         // SAFETY: this is the task's handle, and `output` has the task's output type.
@@ -84,6 +85,9 @@ impl<T> Future for JoinHandle<T> {
                 .vtable()
                 .try_read_output(raw, &mut output as *mut _ as *mut (), cx.waker())
         };
+        if output.is_ready() {
+            spent.made_progress();
+        }
         output
     }
 }

@@ -1,0 +1,418 @@
+//! The blocking pool: threads for closures that block (file I/O, DNS, a C library, heavy
+//! computation), so that no worker ever does. asyncio's `to_thread`.
+//!
+//! A closure becomes a task like any other (one allocation, a [`JoinHandle`], panics caught as
+//! a [`JoinError`](crate::JoinError)), whose future runs the closure in its one poll and whose
+//! scheduler is this pool: a FIFO queue under a mutex, and threads that take from it.
+//!
+//! # Invariants
+//!
+//! 1. A queued task never waits for a thread that will not come: when one is queued, either an
+//!    idle thread is notified (`idle > notified`), or a new thread starts (`live < max`), or all
+//!    `max` threads are busy and the first to finish takes it.
+//! 2. A thread idle for `keep_alive` with nothing queued exits; the pool shrinks back to zero.
+//! 3. After [`BlockingPool::shutdown_timeout`], nothing new runs: queued and later-spawned
+//!    tasks are cancelled (their handles say so), and threads exit once their closure returns.
+//!
+//! # Why no registry, no stealing
+//!
+//! A blocking task is polled exactly once and never waits, so it is never idle: it is queued,
+//! running, or done. Shutdown only has to empty the queue; a running closure cannot be
+//! interrupted, so shutdown waits for it (up to its timeout, then detaches the thread). The
+//! pool is a plain mutex and condvar: a closure that blocks costs far more than the lock, and
+//! no atomics protocol here needs a loom model.
+
+use crate::task::{new_task, Runnable, Schedule, TaskRef};
+use crate::JoinHandle;
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A thread start/stop hook of the pool.
+type Callback = Arc<dyn Fn() + Send + Sync>;
+
+/// A pool of threads for blocking closures, growing on demand up to a cap and shrinking when
+/// idle. Cloning it gives another handle to the same pool.
+///
+/// ```
+/// use spindle_scheduler::BlockingPool;
+///
+/// let pool = BlockingPool::builder().max_threads(4).build();
+/// let handles: Vec<_> = (0..4)
+///     .map(|n| pool.spawn(move || {
+///         std::thread::sleep(std::time::Duration::from_millis(10));
+///         n * 2
+///     }))
+///     .collect();
+/// let results: Vec<_> =
+///     handles.into_iter().map(|h| futures::executor::block_on(h).unwrap()).collect();
+/// assert_eq!(results, [0, 2, 4, 6]);
+/// pool.shutdown_timeout(std::time::Duration::from_secs(1));
+/// ```
+#[derive(Clone)]
+pub struct BlockingPool {
+    inner: Arc<Inner>,
+}
+
+/// Configures a [`BlockingPool`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let pool = spindle_scheduler::BlockingPool::builder()
+///     .max_threads(16)
+///     .keep_alive(Duration::from_secs(1))
+///     .thread_name("my-blocking")
+///     .build();
+/// assert_eq!(futures::executor::block_on(pool.spawn(|| "done")).unwrap(), "done");
+/// ```
+pub struct BlockingPoolBuilder {
+    max_threads: usize,
+    keep_alive: Duration,
+    thread_name: String,
+    on_thread_start: Option<Callback>,
+    on_thread_stop: Option<Callback>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    work_queued: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
+    thread_name: String,
+    on_thread_start: Option<Callback>,
+    on_thread_stop: Option<Callback>,
+}
+
+struct State {
+    queue: VecDeque<Runnable>,
+    /// Threads alive (running a closure, or waiting for one).
+    live: usize,
+    /// Threads waiting on `work_queued`.
+    idle: usize,
+    /// Notifications sent to idle threads and not yet taken up (invariant 1).
+    notified: usize,
+    shutdown: bool,
+    /// Threads not yet joined; finished ones are pruned when a thread starts.
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// The future of a blocking task: runs the closure in its first poll.
+struct BlockingTask<F>(Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let f = self.0.take().expect("a blocking task is polled once");
+        Poll::Ready(f())
+    }
+}
+
+impl Default for BlockingPoolBuilder {
+    fn default() -> Self {
+        BlockingPoolBuilder {
+            max_threads: 512,
+            keep_alive: Duration::from_secs(10),
+            thread_name: "spindle-blocking".into(),
+            on_thread_start: None,
+            on_thread_stop: None,
+        }
+    }
+}
+
+impl BlockingPoolBuilder {
+    /// The most threads the pool runs at once (default 512; at least 1). Closures beyond it
+    /// queue until a thread is free.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder().max_threads(1).build();
+    /// # drop(pool);
+    /// ```
+    pub fn max_threads(&mut self, n: usize) -> &mut Self {
+        self.max_threads = n.max(1);
+        self
+    }
+
+    /// How long a thread with nothing to do waits before it exits (default 10 s).
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder()
+    ///     .keep_alive(std::time::Duration::from_millis(100))
+    ///     .build();
+    /// # drop(pool);
+    /// ```
+    pub fn keep_alive(&mut self, keep_alive: Duration) -> &mut Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// The name of the pool's threads (default `spindle-blocking`).
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder().thread_name("files").build();
+    /// let name = futures::executor::block_on(
+    ///     pool.spawn(|| std::thread::current().name().unwrap().to_owned()),
+    /// );
+    /// assert_eq!(name.unwrap(), "files");
+    /// ```
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Runs `f` on each pool thread as it starts, before its first closure.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder()
+    ///     .on_thread_start(|| println!("blocking thread up"))
+    ///     .build();
+    /// # drop(pool);
+    /// ```
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each pool thread as it exits.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder()
+    ///     .on_thread_stop(|| println!("blocking thread down"))
+    ///     .build();
+    /// # drop(pool);
+    /// ```
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// The pool. It starts no thread until the first closure arrives.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder().build();
+    /// assert_eq!(pool.live_threads(), 0);
+    /// ```
+    pub fn build(&mut self) -> BlockingPool {
+        BlockingPool {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    live: 0,
+                    idle: 0,
+                    notified: 0,
+                    shutdown: false,
+                    threads: Vec::new(),
+                }),
+                work_queued: Condvar::new(),
+                max_threads: self.max_threads,
+                keep_alive: self.keep_alive,
+                thread_name: self.thread_name.clone(),
+                on_thread_start: self.on_thread_start.clone(),
+                on_thread_stop: self.on_thread_stop.clone(),
+            }),
+        }
+    }
+}
+
+impl BlockingPool {
+    /// A builder with the defaults: up to 512 threads, 10 s keep-alive.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder().build();
+    /// # drop(pool);
+    /// ```
+    pub fn builder() -> BlockingPoolBuilder {
+        BlockingPoolBuilder::default()
+    }
+
+    /// Runs `f` on a pool thread. Its result (or its panic, as a [`JoinError`](crate::JoinError))
+    /// comes back through the handle. Aborting the handle before the closure starts cancels
+    /// it; once it runs, it runs to the end. After shutdown, the handle resolves to a
+    /// cancelled `JoinError` at once.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder().build();
+    /// let sum = pool.spawn(|| (1..=10).sum::<u32>());
+    /// assert_eq!(futures::executor::block_on(sum).unwrap(), 55);
+    /// ```
+    pub fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (runnable, handle, registered) = new_task(BlockingTask(Some(f)), self.inner.clone());
+        // No registry: a blocking task is never idle (module docs).
+        registered.drop_ref();
+        self.inner.schedule(runnable);
+        handle
+    }
+
+    /// Threads alive in the pool now, busy or idle.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder().build();
+    /// futures::executor::block_on(pool.spawn(|| ())).unwrap();
+    /// assert_eq!(pool.live_threads(), 1);
+    /// ```
+    pub fn live_threads(&self) -> usize {
+        self.inner.state.lock().live
+    }
+
+    /// Stops the pool: cancels queued closures, lets running ones finish, and waits for the
+    /// threads to exit, at most `timeout`; threads still running a closure then are detached.
+    /// A pool thread calling this does not wait for itself. Idempotent.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = spindle_scheduler::BlockingPool::builder().build();
+    /// let stuck = pool.spawn(|| std::thread::sleep(Duration::from_secs(2)));
+    /// std::thread::sleep(Duration::from_millis(50));
+    /// let start = Instant::now();
+    /// pool.shutdown_timeout(Duration::from_millis(100));
+    /// assert!(start.elapsed() < Duration::from_secs(1));
+    /// let late = pool.spawn(|| 1);
+    /// assert!(futures::executor::block_on(late).unwrap_err().is_cancelled());
+    /// # drop(stuck);
+    /// ```
+    pub fn shutdown_timeout(&self, timeout: Duration) {
+        let deadline = Instant::now().checked_add(timeout);
+        let (queued, threads) = {
+            let mut state = self.inner.state.lock();
+            state.shutdown = true;
+            (
+                std::mem::take(&mut state.queue),
+                std::mem::take(&mut state.threads),
+            )
+        };
+        self.inner.work_queued.notify_all();
+        // Dropping a `Runnable` that never ran cancels its task.
+        drop(queued);
+        let current = thread::current().id();
+        for thread in threads {
+            if thread.thread().id() == current {
+                continue;
+            }
+            if let Some(deadline) = deadline {
+                while !thread.is_finished() && Instant::now() < deadline {
+                    thread::sleep(Duration::from_micros(500));
+                }
+                if !thread.is_finished() {
+                    continue;
+                }
+            }
+            // A closure's panic was caught in its task; the thread itself does not panic.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Schedule for Arc<Inner> {
+    fn schedule(&self, task: Runnable) {
+        let mut state = self.state.lock();
+        if state.shutdown {
+            drop(state);
+            drop(task);
+            return;
+        }
+        state.queue.push_back(task);
+        if state.idle > state.notified {
+            state.notified += 1;
+            self.work_queued.notify_one();
+        } else if state.live < self.max_threads {
+            if let Err(error) = self.start_thread(&mut state) {
+                if state.live == 0 {
+                    // Invariant 1 would break: no thread will ever take the task. Cancel it.
+                    let orphan = state.queue.pop_back();
+                    drop(state);
+                    drop(orphan);
+                    eprintln!("spindle: cannot start a blocking thread ({error}); task cancelled");
+                }
+            }
+        }
+    }
+
+    fn release(&self, _task: TaskRef) -> bool {
+        false
+    }
+}
+
+impl Inner {
+    fn start_thread(self: &Arc<Self>, state: &mut State) -> std::io::Result<()> {
+        state.threads.retain(|thread| !thread.is_finished());
+        let inner = self.clone();
+        let thread = thread::Builder::new()
+            .name(self.thread_name.clone())
+            .spawn(move || inner.run_thread())?;
+        state.live += 1;
+        state.threads.push(thread);
+        Ok(())
+    }
+
+    fn run_thread(&self) {
+        if let Some(f) = &self.on_thread_start {
+            f();
+        }
+        let mut state = self.state.lock();
+        loop {
+            if let Some(task) = state.queue.pop_front() {
+                drop(state);
+                if let Some(requeued) = task.run() {
+                    // A blocking task completes in its one poll; it cannot be woken to rerun.
+                    drop(requeued);
+                }
+                state = self.state.lock();
+                continue;
+            }
+            if state.shutdown {
+                break;
+            }
+            state.idle += 1;
+            let timed_out = self
+                .work_queued
+                .wait_for(&mut state, self.keep_alive)
+                .timed_out();
+            state.idle -= 1;
+            if state.notified > 0 {
+                state.notified -= 1;
+            } else if timed_out && state.queue.is_empty() {
+                break;
+            }
+        }
+        state.live -= 1;
+        drop(state);
+        if let Some(f) = &self.on_thread_stop {
+            f();
+        }
+    }
+}
+
+impl fmt::Debug for BlockingPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.state.lock();
+        f.debug_struct("BlockingPool")
+            .field("live_threads", &state.live)
+            .field("queued", &state.queue.len())
+            .field("max_threads", &self.inner.max_threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for BlockingPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingPoolBuilder")
+            .field("max_threads", &self.max_threads)
+            .field("keep_alive", &self.keep_alive)
+            .field("thread_name", &self.thread_name)
+            .finish_non_exhaustive()
+    }
+}
