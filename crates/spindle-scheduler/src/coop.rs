@@ -27,16 +27,36 @@
 //!
 //! Under loom the budget is off: loom runs its threads on one OS thread, where a thread-local
 //! would be shared between them, and the models are about atomics, not fairness.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//!
+//! // What a runtime does on each worker thread: install one budget, refill it before each poll.
+//! let budget: spindle_scheduler::coop::Budget = Rc::new(Cell::new(128));
+//! let previous = spindle_scheduler::coop::set_budget(Some(budget.clone()));
+//! budget.set(128);
+//! spindle_scheduler::coop::set_budget(previous);
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 /// Operations a task may complete in one poll before it must yield.
+///
+/// ```
+/// assert_eq!(spindle_scheduler::coop::BUDGET_PER_POLL, 128);
+/// ```
 pub const BUDGET_PER_POLL: u8 = 128;
 
 /// A thread's cooperative budget, shared by the spindle crates on that thread (see the
 /// [`coop`](self) module).
+///
+/// ```
+/// let budget: spindle_scheduler::coop::Budget = std::rc::Rc::new(std::cell::Cell::new(128));
+/// assert_eq!(budget.get(), 128);
+/// ```
 pub type Budget = Rc<Cell<u8>>;
 
 thread_local! {

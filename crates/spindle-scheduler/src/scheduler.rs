@@ -375,6 +375,10 @@ impl Builder {
 }
 
 /// One worker per core, as `std::thread::available_parallelism` reports it.
+///
+/// ```
+/// assert!(spindle_scheduler::default_worker_threads() >= 1);
+/// ```
 pub fn default_worker_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -6,12 +6,28 @@
 //! depends on no scheduler, so it keeps its own thread-local slot for that budget, which the
 //! runtime fills with [`set_budget`] when a worker starts. With no budget installed, sleeps are
 //! never throttled. Under loom the budget is off (loom's threads share one OS thread).
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//!
+//! // What a runtime does on each worker thread: install one budget, refill it before each poll.
+//! let budget: spindle_timer::coop::Budget = Rc::new(Cell::new(128));
+//! let previous = spindle_timer::coop::set_budget(Some(budget.clone()));
+//! budget.set(128);
+//! spindle_timer::coop::set_budget(previous);
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 /// A thread's cooperative budget: operations left in the current task poll.
+///
+/// ```
+/// let budget: spindle_timer::coop::Budget = std::rc::Rc::new(std::cell::Cell::new(128));
+/// assert_eq!(budget.get(), 128);
+/// ```
 pub type Budget = Rc<Cell<u8>>;
 
 thread_local! {

@@ -296,6 +296,10 @@ impl Registration {
 /// The runtime's timer resolution: one wheel tick. Much finer than the usual millisecond, so
 /// rounding makes a sleep at most 10 µs late; the wheel itself counts ticks and does not care
 /// what one is.
+///
+/// ```
+/// assert_eq!(spindle_timer::TICK, std::time::Duration::from_micros(10));
+/// ```
 pub const TICK: Duration = Duration::from_micros(10);
 
 const TICK_NANOS: u128 = TICK.as_nanos();

@@ -15,6 +15,19 @@
 //! becomes the `now` of each `advance`; a `now` earlier than `t` is taken as `t` (time never
 //! runs backward).
 //!
+//! ```
+//! use spindle_timer::TimerWheel;
+//!
+//! let mut wheel = TimerWheel::new(0);
+//! let key = wheel.insert(100, "at tick 100");
+//! let mut fired = Vec::new();
+//! wheel.advance(99, |value| fired.push(value));
+//! assert!(fired.is_empty());
+//! wheel.advance(100, |value| fired.push(value));
+//! assert_eq!(fired, ["at tick 100"]);
+//! # let _ = key;
+//! ```
+//!
 //! # Geometry
 //!
 //! | level | slot width | span (64 slots) |

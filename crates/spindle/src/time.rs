@@ -5,6 +5,17 @@
 //! any runtime attaches to the process-wide default runtime. Deadlines have 10 µs resolution
 //! ([`spindle_timer::TICK`]) and round up: a sleep never completes early, and on an idle
 //! runtime completes a fraction of a millisecond after its deadline.
+//!
+//! ```
+//! use spindle::time::{sleep, timeout};
+//! use std::time::Duration;
+//!
+//! spindle::block_on(async {
+//!     sleep(Duration::from_millis(5)).await;
+//!     let slow = timeout(Duration::from_millis(5), sleep(Duration::from_secs(10))).await;
+//!     assert!(slow.is_err());
+//! });
+//! ```
 
 use spindle_scheduler::Park;
 use spindle_timer::Timer;
