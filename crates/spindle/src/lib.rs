@@ -22,6 +22,8 @@
 //! - Tasks: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`].
 //! - Many futures at once: [`join_all`], [`try_join_all`].
 //! - Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`] (also at [`time`]).
+//! - `async fn main` and async tests: [`#[spindle::main]`](macro@main),
+//!   [`#[spindle::test]`](macro@test).
 //! - hyper 1.x (feature `hyper`): `compat::hyper::{HyperIo, HyperExecutor, HyperTimer}`.
 //!
 //! The facade composes the engine crates: `spindle-scheduler` (tasks, work-stealing workers,
@@ -46,6 +48,76 @@ pub use runtime::{Builder, Handle, Runtime};
 pub use spindle_scheduler::{JoinError, JoinHandle};
 pub use task::{spawn, spawn_blocking, yield_now, YieldNow};
 pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
+
+/// Runs `async fn main` on spindle: the attribute turns it into a plain `fn main` whose body
+/// runs, as an `async move` block, to completion on the process-wide default runtime (see
+/// [`block_on`]: one worker per core, `SPINDLE_WORKER_THREADS` overrides the count).
+/// `#[spindle::main(worker_threads = N)]` runs it instead on a [`Runtime`] of its own with `N`
+/// workers, dropped (cancelling the tasks still running) when the function returns.
+///
+/// ```
+/// #[spindle::main]
+/// async fn main() {
+///     let tasks: Vec<_> = (1..=3).map(|n| spindle::spawn(async move { n * 10 })).collect();
+///     let results: Vec<u32> = spindle::join_all(tasks)
+///         .await
+///         .into_iter()
+///         .map(Result::unwrap)
+///         .collect();
+///     assert_eq!(results, [10, 20, 30]);
+/// }
+/// ```
+///
+/// The return type passes through, so `main` can return a `Result` and use `?`:
+///
+/// ```
+/// #[spindle::main(worker_threads = 2)]
+/// async fn main() -> Result<(), std::num::ParseIntError> {
+///     let worker = spindle::spawn(async { std::thread::current().name().map(str::to_owned) });
+///     assert!(worker.await.unwrap().unwrap().starts_with("spindle-worker-"));
+///     let answer: u32 = "42".parse()?;
+///     assert_eq!(answer, 42);
+///     Ok(())
+/// }
+/// ```
+///
+/// It also works on a function with another name, which becomes a blocking function; its
+/// arguments move into the future. Misuse is a compile error pointing at the code to change:
+/// a plain `fn`, arguments on `main`, an option other than `worker_threads`, or a
+/// `worker_threads` that is not a positive integer literal. The generated code names
+/// `::spindle` paths, so the crate must be a dependency under that name.
+pub use spindle_macros::main;
+/// Makes an `async fn` a test that runs on a fresh [`Runtime`] of its own: 2 worker threads,
+/// or `N` with `#[spindle::test(worker_threads = N)]`. The runtime is dropped when the test
+/// ends, cancelling the tasks the test left running, so tests running in parallel share
+/// neither workers nor leftovers.
+///
+/// The attribute adds `#[test]` itself and keeps the function's other attributes, so
+/// `#[should_panic]` and `#[ignore]` work as on a plain test, and a test may return
+/// `Result<(), E>`:
+///
+/// ```
+/// #[spindle::test]
+/// async fn spawned_tasks_finish() {
+///     assert_eq!(spindle::spawn(async { 1 + 1 }).await.unwrap(), 2);
+/// }
+///
+/// #[spindle::test(worker_threads = 4)]
+/// #[should_panic(expected = "boom")]
+/// async fn a_panic_fails_the_test() {
+///     spindle::spawn(async { panic!("boom") }).await.unwrap();
+/// }
+///
+/// #[spindle::test]
+/// async fn errors_fail_the_test() -> Result<(), std::num::ParseIntError> {
+///     assert_eq!("7".parse::<u8>()?, 7);
+///     Ok(())
+/// }
+/// ```
+///
+/// A doctest is built without the test harness, which drops every `#[test]` function, so this
+/// example checks only that the attributes expand; `cargo test` runs such tests.
+pub use spindle_macros::test;
 
 use std::future::Future;
 

@@ -1,0 +1,81 @@
+//! The options inside an attribute's parentheses: `worker_threads = N`, nothing else.
+//!
+//! `N` must be an integer literal of at least 1, so that a bad count is a compile error at the
+//! user's code rather than a panic when the program starts.
+
+use crate::entry::Entry;
+use proc_macro2::TokenStream;
+use syn::parse::Parser;
+use syn::{Error, Expr, ExprLit, Lit, Path, Token};
+
+/// What the attribute's options ask for.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// `worker_threads = N`, at least 1.
+    pub(crate) worker_threads: Option<usize>,
+}
+
+impl Options {
+    /// Parses the tokens between the attribute's parentheses (none for a bare attribute).
+    pub(crate) fn parse(entry: Entry, args: TokenStream) -> syn::Result<Options> {
+        let mut options = Options::default();
+        let parser = syn::meta::parser(|meta| {
+            if !meta.path.is_ident("worker_threads") {
+                return Err(meta.error(format_args!(
+                    "unknown option `{}`: {} takes only `worker_threads = N`",
+                    path_text(&meta.path),
+                    entry.attribute(),
+                )));
+            }
+            if options.worker_threads.is_some() {
+                return Err(meta.error("`worker_threads` is given twice; keep one"));
+            }
+            if !meta.input.peek(Token![=]) {
+                return Err(meta.error("`worker_threads` needs a value, like `worker_threads = 4`"));
+            }
+            let value: Expr = meta.value()?.parse()?;
+            options.worker_threads = Some(worker_threads(&value)?);
+            Ok(())
+        });
+        parser.parse2(args)?;
+        Ok(options)
+    }
+}
+
+/// The thread count written as `worker_threads`'s value.
+fn worker_threads(value: &Expr) -> syn::Result<usize> {
+    let literal_expected = "`worker_threads` takes a whole number written as a literal, like \
+                            `worker_threads = 4`";
+    let Expr::Lit(ExprLit { lit, .. }) = value else {
+        return Err(Error::new_spanned(value, literal_expected));
+    };
+    match lit {
+        Lit::Int(int) => match int.base10_parse::<usize>() {
+            Ok(0) => Err(Error::new_spanned(
+                int,
+                "a runtime needs at least one worker thread: use `worker_threads = 1` or more",
+            )),
+            Ok(count) => Ok(count),
+            Err(_) => Err(Error::new_spanned(
+                int,
+                "`worker_threads` is too large to be a thread count",
+            )),
+        },
+        Lit::Str(text) => Err(Error::new_spanned(
+            text,
+            "`worker_threads` takes a number, not a string: drop the quotes, like \
+             `worker_threads = 4`",
+        )),
+        _ => Err(Error::new_spanned(lit, literal_expected)),
+    }
+}
+
+/// `a::b` as the user wrote it, for error messages.
+fn path_text(path: &Path) -> String {
+    let segments: Vec<String> = path
+        .segments
+        .iter()
+        .map(|segment| segment.ident.to_string())
+        .collect();
+    segments.join("::")
+}

@@ -1,0 +1,4 @@
+#[spindle::main]
+fn main() {
+    println!("a plain fn main needs no runtime");
+}

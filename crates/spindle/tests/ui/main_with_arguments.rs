@@ -1,0 +1,4 @@
+#[spindle::main]
+async fn main(args: Vec<String>) {
+    println!("{args:?}");
+}

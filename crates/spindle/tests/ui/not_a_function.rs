@@ -1,0 +1,4 @@
+#[spindle::main]
+struct App;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[spindle::main]
+async fn main() -> Result<(), String> {
+    println!("forgot to return Ok(())");
+}

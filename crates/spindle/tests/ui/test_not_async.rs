@@ -1,0 +1,6 @@
+#[spindle::test]
+fn adds_up() {
+    assert_eq!(1 + 1, 2);
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[spindle::test]
+#[test]
+async fn runs_twice() {}
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[spindle::main(flavor = "current_thread")]
+async fn main() {}

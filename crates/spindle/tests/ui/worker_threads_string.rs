@@ -1,0 +1,4 @@
+#[spindle::test(worker_threads = "4")]
+async fn runs() {}
+
+fn main() {}

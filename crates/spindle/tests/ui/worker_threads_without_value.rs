@@ -1,0 +1,2 @@
+#[spindle::main(worker_threads)]
+async fn main() {}
