@@ -30,6 +30,29 @@ fn counting_waker() -> (std::sync::Arc<WakeCount>, Waker) {
     (count.clone(), Waker::from(count))
 }
 
+/// Runs `f` under loom (the preemption bound from `LOOM_MAX_PREEMPTIONS`, 2 when unset) and
+/// prints how many executions it explored (shown with `--nocapture`).
+fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = executions.clone();
+    builder.check(move || {
+        counter.fetch_add(1, SeqCst);
+        f();
+    });
+    eprintln!(
+        "{}: {} executions",
+        std::thread::current().name().unwrap_or("model"),
+        executions.load(SeqCst)
+    );
+}
+
 /// A socket's receive queue, as far as the model cares: bytes waiting to be read.
 struct Kernel {
     waiting: AtomicUsize,
@@ -78,7 +101,7 @@ fn poll_read(io: &ScheduledIo, kernel: &Kernel, cx: &mut Context<'_>) -> Poll<io
 /// never left behind without readiness saying so.
 #[test]
 fn readiness_set_by_a_newer_turn_survives_a_stale_clear() {
-    loom::model(|| {
+    model(|| {
         let io = Arc::new(ScheduledIo::new(Ready::EMPTY));
         let kernel = Arc::new(Kernel {
             waiting: AtomicUsize::new(0),
@@ -114,9 +137,13 @@ fn readiness_set_by_a_newer_turn_survives_a_stale_clear() {
 /// The assumed readiness of a new registration (tick 0) against the first real event: the
 /// reader tries at once, gets `WouldBlock`, clears; the driver's first turn sets readiness for
 /// data that just arrived. The clear of tick 0 must not erase turn 1's readiness.
+///
+/// Catches: a registration's assumed readiness treated as newer than a real event (its stale
+/// clear wipes turn 1's readiness, and the reader sleeps on data that arrived, failing the
+/// final read), and a pending reader the turn does not wake.
 #[test]
 fn assumed_readiness_never_hides_the_first_real_event() {
-    loom::model(|| {
+    model(|| {
         let io = Arc::new(ScheduledIo::new(Ready::READABLE | Ready::WRITABLE));
         let kernel = Arc::new(Kernel {
             waiting: AtomicUsize::new(0),
@@ -149,7 +176,7 @@ fn assumed_readiness_never_hides_the_first_real_event() {
 /// re-read readiness after storing the waker, or the driver collected before setting it.
 #[test]
 fn a_wake_racing_with_waker_registration_is_not_lost() {
-    loom::model(|| {
+    model(|| {
         let io = Arc::new(ScheduledIo::new(Ready::EMPTY));
         let driver = {
             let io = io.clone();
@@ -180,9 +207,13 @@ fn a_wake_racing_with_waker_registration_is_not_lost() {
 /// Readiness in one direction wakes only that direction's waiters, and each of two waiters
 /// (a reader and a writer on one socket, as with `&TcpStream`) racing with two events of one
 /// turn is either ready or woken.
+///
+/// Catches: a writable event that wakes the reader (the directions' waiters mixed up, or
+/// sharing one slot), and a waiter of the ready direction neither ready nor woken (a lost
+/// wake-up).
 #[test]
 fn readers_and_writers_are_woken_independently() {
-    loom::model(|| {
+    model(|| {
         let io = Arc::new(ScheduledIo::new(Ready::EMPTY));
         let (reader_count, reader_waker) = counting_waker();
         let writer = {
@@ -219,7 +250,7 @@ fn readers_and_writers_are_woken_independently() {
 /// then gets the error). Catches a waiter stranded forever on a dead reactor.
 #[test]
 fn shutdown_racing_with_a_waiter_ends_the_wait() {
-    loom::model(|| {
+    model(|| {
         let io = Arc::new(ScheduledIo::new(Ready::EMPTY));
         let shutdown = {
             let io = io.clone();

@@ -20,6 +20,7 @@
 //! them, so they add no interleavings, and loom runs every model thread on one OS thread.
 
 mod idle;
+mod lifo;
 mod park;
 mod task;
 

@@ -1,5 +1,9 @@
 //! loom models of the driver's cross-thread protocol, run on the real `Timer` code:
-//! `RUSTFLAGS="--cfg loom" cargo test -p spindle-timer --release --lib -- loom_tests`.
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p spindle-timer --release --lib
+//! --target-dir target/loom -- loom_tests`.
+//!
+//! The wheels' locks and the published park deadlines are loom's (`crate::loom`); the clock is
+//! real, so a model makes an entry due by sleeping past its deadline before the race starts.
 
 use crate::driver::Timer;
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
@@ -22,14 +26,39 @@ fn counting_waker() -> (std::sync::Arc<WakeCount>, Waker) {
     (count.clone(), Waker::from(count))
 }
 
+/// Runs `f` under loom (the preemption bound from `LOOM_MAX_PREEMPTIONS`, 2 when unset) and
+/// prints how many executions it explored (shown with `--nocapture`).
+fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = executions.clone();
+    builder.check(move || {
+        counter.fetch_add(1, SeqCst);
+        f();
+    });
+    eprintln!(
+        "{}: {} executions",
+        std::thread::current().name().unwrap_or("model"),
+        executions.load(SeqCst)
+    );
+}
+
 /// A worker about to park forever while another thread arms a timer in its wheel: either the
 /// worker sees the timer (and parks with a timeout), or the arming thread sees the published
-/// park deadline and unparks it. Catches a lost wake-up that would leave the timer unfired
-/// until some unrelated event (the bug if `before_park` read the wheel before publishing
-/// `FOREVER`, or `register` read `parked_until` before inserting).
+/// park deadline and unparks it.
+///
+/// Catches: a lost wake-up that would leave the timer unfired until some unrelated event
+/// (the bug if `before_park` read the wheel before publishing `FOREVER`, or `register` read
+/// `parked_until` before inserting).
 #[test]
 fn a_timer_armed_while_a_worker_parks_is_never_missed() {
-    loom::model(|| {
+    model(|| {
         let unparked = Arc::new(AtomicBool::new(false));
         let flag = unparked.clone();
         let timer = Timer::new(vec![Box::new(move || flag.store(true, SeqCst))]);
@@ -55,9 +84,13 @@ fn a_timer_armed_while_a_worker_parks_is_never_missed() {
 /// Dropping a sleep (cancel) on one thread while a parking worker fires the same due entry on
 /// another: exactly one of them gets the entry: the waker is woken once or the cancel removed
 /// it, never both, never neither.
+///
+/// Catches: an entry both fired and reported cancelled (a `Sleep` dropped after its waker was
+/// taken, or a waker woken for a dropped sleep), an entry neither fired nor removed (left in
+/// the wheel: `is_empty` fails), and a waker woken twice.
 #[test]
 fn cancel_and_fire_race_resolves_to_exactly_one() {
-    loom::model(|| {
+    model(|| {
         let timer = Timer::new(vec![Box::new(|| {})]);
         let (count, waker) = counting_waker();
         let registration = timer.register(Some(0), Instant::now(), waker);
@@ -75,11 +108,15 @@ fn cancel_and_fire_race_resolves_to_exactly_one() {
     });
 }
 
-/// A worker fires a busy worker's due timer (take-over) while the owner registers another:
-/// both entries are accounted for, nothing is fired twice.
+/// A worker fires a busy worker's due timer (take-over) while the owner fires its own wheel:
+/// one of them fires it, the other finds it gone (or the wheel locked, and leaves it).
+///
+/// Catches: an entry fired twice (two threads advancing one wheel), and an entry stranded
+/// because the take-over's `try_lock` lost to the owner and the owner then skipped it (the
+/// waker is never woken).
 #[test]
 fn take_over_of_a_busy_wheel_fires_each_entry_once() {
-    loom::model(|| {
+    model(|| {
         let timer = Timer::new(vec![Box::new(|| {}), Box::new(|| {})]);
         let (count, waker) = counting_waker();
         timer.register(Some(1), Instant::now(), waker);
@@ -99,5 +136,36 @@ fn take_over_of_a_busy_wheel_fires_each_entry_once() {
         assert!(count.0.load(SeqCst) <= 1);
         // Whoever lost a try_lock left it for the owner, which always locks: fired once.
         assert_eq!(count.0.load(SeqCst), 1);
+    });
+}
+
+/// A thread outside the workers arms an already due timer and then drops it (register, then
+/// cancel), while the wheel's owner fires its wheel; the owner fires once more afterwards, as
+/// its next park would. Exactly one of them gets the entry: the owner's firing, or the
+/// cancel.
+///
+/// Catches: an entry inserted while the owner advances the wheel and then skipped by every
+/// later firing (a registration that lands behind the wheel's time: neither fired nor
+/// cancelled), an entry fired and still cancelled, and one fired twice.
+#[test]
+fn a_timer_registered_while_its_wheel_fires_is_fired_or_cancelled_once() {
+    model(|| {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let (count, waker) = counting_waker();
+        let deadline = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        let outside = {
+            let timer = timer.clone();
+            loom::thread::spawn(move || timer.register(None, deadline, waker).cancel())
+        };
+        let mut due = Vec::new();
+        timer.fire_due(0, &mut due);
+        let cancelled = outside.join().unwrap();
+        timer.fire_due(0, &mut due);
+        let fired = due.len();
+        due.drain(..).for_each(Waker::wake);
+        assert_eq!(fired + usize::from(cancelled), 1);
+        assert_eq!(count.0.load(SeqCst), fired);
+        assert!(timer.is_empty());
     });
 }

@@ -1,0 +1,150 @@
+//! The LIFO slot hand-off ([`Remote::put_lifo`] / [`Remote::take_lifo`]) between a worker and
+//! a searcher that takes over its slot, on the real `Remote`, the real tasks and the crate's
+//! queue (its loom stand-in).
+//!
+//! The slot is an `AtomicPtr` holding a `Runnable` given up with `into_raw`: whoever swaps a
+//! task out of it owns that `Runnable`. The owner puts tasks in (a task spawned or woken on
+//! its worker) and takes them out after each poll; a searcher takes the slot's task when the
+//! owner is stuck in a long poll, and the shutdown drain takes whatever is left.
+
+use super::model;
+use crate::loom::Arc;
+use crate::queue::{local_queue, Steal};
+use crate::task::{new_task, JoinHandle, Runnable, Schedule, TaskRef};
+use crate::worker::Remote;
+use loom::thread;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
+use std::task::{Context, Poll, Waker};
+
+/// Tasks that are never woken and are not in any registry. Holds a loom `Arc` so that a task
+/// never freed (a `Runnable` lost in the slot) shows up as a leak.
+#[derive(Clone)]
+struct Unlisted(#[allow(dead_code)] Arc<()>);
+
+impl Schedule for Unlisted {
+    fn schedule(&self, _task: Runnable) {
+        unreachable!("the model's tasks complete on their first poll and are never woken");
+    }
+
+    fn release(&self, _task: TaskRef) -> bool {
+        false
+    }
+}
+
+/// Counts its polls (std atomics: invisible to loom) and completes with `value` at once.
+struct CountPolls {
+    polls: std::sync::Arc<AtomicUsize>,
+    value: usize,
+}
+
+impl Future for CountPolls {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<usize> {
+        self.polls.fetch_add(1, SeqCst);
+        Poll::Ready(self.value)
+    }
+}
+
+/// Spawns a task as a worker does: unlisted here, so the registry's reference goes at once.
+fn spawn(
+    scheduler: &Unlisted,
+    value: usize,
+) -> (Runnable, JoinHandle<usize>, std::sync::Arc<AtomicUsize>) {
+    let polls = std::sync::Arc::new(AtomicUsize::new(0));
+    let future = CountPolls {
+        polls: polls.clone(),
+        value,
+    };
+    let (runnable, handle, registered) = new_task(future, scheduler.clone());
+    registered.drop_ref();
+    (runnable, handle, polls)
+}
+
+/// Runs a task taken from a queue, or, with `cancel`, drops it unrun as the shutdown drain
+/// does.
+fn dispose(task: Runnable, cancel: bool) {
+    if cancel {
+        drop(task);
+    } else {
+        assert!(
+            task.run().is_none(),
+            "a task completing at once is not requeued"
+        );
+    }
+}
+
+/// The owner puts two tasks in its LIFO slot (they are spawned on its thread, so their
+/// allocations are published only by the slot), the second displacing the first (if still
+/// there) to the back of its deque, then takes the slot and pops its deque, as `run_task` and `next_task` do.
+/// Meanwhile a searcher takes the slot (`take_lifo`) and steals from the deque. Each side
+/// runs what it got; with `searcher_cancels`, the other side is the shutdown drain instead,
+/// dropping what it takes unrun.
+///
+/// Catches: a task taken from the slot by both sides (polled twice, or its future touched
+/// by two threads: loom reports the concurrent cell access), a displaced task lost between
+/// the slot and the deque (its handle never finishes, and the task is never freed: loom
+/// reports the leaked `Arc`), and swaps too weak to publish a task's allocation to the thread
+/// that takes it from the slot (loom reports the unsynchronized access to its cells).
+#[test]
+fn lifo_slot_hand_off_runs_each_task_once() {
+    for searcher_cancels in [false, true] {
+        model(move || {
+            let scheduler = Unlisted(Arc::new(()));
+            let (local, stealer) = local_queue();
+            let remote = Arc::new(Remote::new(stealer, ()));
+
+            let owner = {
+                let remote = remote.clone();
+                thread::spawn(move || {
+                    let (first, first_handle, first_polls) = spawn(&scheduler, 1);
+                    let (second, second_handle, second_polls) = spawn(&scheduler, 2);
+                    assert!(remote.put_lifo(first).is_none());
+                    // `schedule_local`: the searcher may have taken the first task already.
+                    if let Some(displaced) = remote.put_lifo(second) {
+                        local.push(displaced);
+                    }
+                    while let Some(task) = remote.take_lifo().or_else(|| local.pop()) {
+                        dispose(task, false);
+                    }
+                    [
+                        (first_handle, first_polls, 1),
+                        (second_handle, second_polls, 2),
+                    ]
+                })
+            };
+            let searcher = {
+                let remote = remote.clone();
+                thread::spawn(move || {
+                    if let Some(task) = remote.take_lifo() {
+                        dispose(task, searcher_cancels);
+                    }
+                    if let Steal::Success(task) = remote.stealer.steal() {
+                        dispose(task, searcher_cancels);
+                    }
+                })
+            };
+            let tasks = owner.join().unwrap();
+            searcher.join().unwrap();
+
+            assert!(!remote.has_lifo(), "the owner emptied its slot");
+            for (mut handle, polls, value) in tasks {
+                assert!(handle.is_finished(), "task {value} was lost");
+                let output = Pin::new(&mut handle).poll(&mut Context::from_waker(Waker::noop()));
+                match output {
+                    Poll::Ready(Ok(output)) => {
+                        assert_eq!(output, value);
+                        assert_eq!(polls.load(SeqCst), 1, "task {value} polled twice");
+                    }
+                    Poll::Ready(Err(err)) => {
+                        assert!(searcher_cancels && err.is_cancelled(), "{err}");
+                        assert_eq!(polls.load(SeqCst), 0, "a cancelled task was polled");
+                    }
+                    Poll::Pending => panic!("task {value} is finished but its handle pending"),
+                }
+            }
+        });
+    }
+}
