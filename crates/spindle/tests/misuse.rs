@@ -74,9 +74,10 @@ fn a_waker_used_after_its_runtime_is_gone_is_a_no_op() {
                 .map(|slot| slot.lock().unwrap().take().unwrap()),
         );
     }
-    for waker in &stale {
+    let copies: Vec<Waker> = stale.to_vec();
+    for (waker, copy) in stale.iter().zip(copies) {
         waker.wake_by_ref();
-        waker.clone().wake();
+        copy.wake();
     }
     let elsewhere = std::thread::spawn(move || {
         for waker in stale {
