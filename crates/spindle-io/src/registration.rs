@@ -102,6 +102,39 @@ impl<S: Source> Registration<S> {
         }
     }
 
+    /// [`poll_io`](Self::poll_io) for a stream read or write of `len` bytes. A transfer that
+    /// moved some bytes but fewer than `len` drained the socket's buffer (or filled the
+    /// kernel's send buffer), so it also clears the readiness it used: the next operation
+    /// waits for the reactor's next edge instead of making a system call that would answer
+    /// `WouldBlock`. The clear is tick-checked like any other (rule 2), so an edge that came
+    /// after this operation's readiness is kept.
+    pub(crate) fn poll_transfer(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let spent = ready!(crate::coop::poll_spend(cx));
+        loop {
+            let event = ready!(self.poll_ready(direction, cx))?;
+            match op(&self.source) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(event);
+                }
+                result => {
+                    if let Ok(n) = result {
+                        if n > 0 && n < len {
+                            self.clear_readiness(event);
+                        }
+                    }
+                    spent.made_progress();
+                    return Poll::Ready(result);
+                }
+            }
+        }
+    }
+
     /// [`poll_io`](Self::poll_io) as a future.
     pub(crate) async fn io<R>(
         &self,

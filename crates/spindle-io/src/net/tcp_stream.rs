@@ -258,7 +258,9 @@ impl TcpStream {
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.registration
-            .poll_io(Direction::Read, cx, |mut stream| stream.read(buf))
+            .poll_transfer(Direction::Read, cx, buf.len(), |mut stream| {
+                stream.read(buf)
+            })
     }
 
     fn poll_read_vectored_priv(
@@ -267,12 +269,16 @@ impl TcpStream {
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
         self.registration
-            .poll_io(Direction::Read, cx, |mut stream| stream.read_vectored(bufs))
+            .poll_transfer(Direction::Read, cx, total_len(bufs), |mut stream| {
+                stream.read_vectored(bufs)
+            })
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.registration
-            .poll_io(Direction::Write, cx, |mut stream| stream.write(buf))
+            .poll_transfer(Direction::Write, cx, buf.len(), |mut stream| {
+                stream.write(buf)
+            })
     }
 
     fn poll_write_vectored_priv(
@@ -281,7 +287,7 @@ impl TcpStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.registration
-            .poll_io(Direction::Write, cx, |mut stream| {
+            .poll_transfer(Direction::Write, cx, total_len(bufs), |mut stream| {
                 stream.write_vectored(bufs)
             })
     }
@@ -389,4 +395,9 @@ impl fmt::Debug for TcpStream {
             .field(&self.registration)
             .finish()
     }
+}
+
+/// The bytes a vectored read or write asks for.
+fn total_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usize {
+    bufs.iter().map(|buf| buf.len()).sum()
 }
