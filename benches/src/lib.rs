@@ -47,6 +47,8 @@
 //! the life of the process) gives them that without an `Arc` clone per spawn, which the other
 //! two do not pay either.
 
+pub mod io;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -286,6 +288,22 @@ impl TokioRuntime {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .enable_time()
+            .build()
+            .unwrap_or_else(|err| panic!("cannot build the tokio runtime: {err}"));
+        TokioRuntime { runtime }
+    }
+
+    /// [`new`](Self::new) plus tokio's I/O driver (`enable_io`), for the I/O benchmarks: a
+    /// tokio runtime without it cannot create sockets.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime cannot start its threads.
+    pub fn with_io(workers: usize) -> TokioRuntime {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_time()
+            .enable_io()
             .build()
             .unwrap_or_else(|err| panic!("cannot build the tokio runtime: {err}"));
         TokioRuntime { runtime }

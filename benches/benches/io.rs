@@ -1,0 +1,269 @@
+//! I/O benchmarks: spindle, tokio and smol on the same socket workloads, in the same run.
+//!
+//! Every workload is one generic function over [`Contender`] whose spawner implements [`Net`]:
+//! each runtime uses its own sockets (see `spindle_benches::io`), and all three run the same
+//! code apart from the socket and spawn calls. Each criterion group is one workload with one
+//! function per runtime (`tcp_echo_rr/spindle`, `tcp_echo_rr/tokio`, `tcp_echo_rr/smol`), and
+//! reports a throughput (criterion's `elem/s` or `MiB/s`) next to the time.
+//!
+//! | group | timed work per iteration | throughput unit |
+//! | --- | --- | --- |
+//! | `tcp_echo_rr` | 50 client tasks each connect (`TCP_NODELAY`) and make 2_000 round trips of 64 bytes (`write_all`, `read_exact`) with their own echo task on the server side | round trips (100_000) |
+//! | `tcp_bulk` | one connection: a writer task sends 256 MiB in 64 KiB `write_all`s and closes, a reader task reads it with a 64 KiB buffer until EOF | bytes (256 MiB) |
+//! | `udp_rr` | 10 pairs of connected UDP sockets, each pair a pinger task and a ponger task, 2_000 round trips of 64-byte datagrams per pair | round trips (20_000) |
+//! | `tcp_accept` | an accept task accepts 1_000 connections and drops (closes) each at once; 10 connector tasks each connect 100 times in a row and read until the server's EOF | connections (1_000) |
+//!
+//! Server and clients live on the same runtime. The root future binds the sockets (inside the
+//! runtime, so they register with its reactor), spawns both sides as tasks and only awaits
+//! them, so on every contender the sockets are driven by the W worker threads alone. Sockets are
+//! bound to `127.0.0.1:0` anew in every iteration, and connection setup is inside the timed
+//! region (for `tcp_echo_rr` it is 50 connects against 100_000 round trips).
+//!
+//! Each runtime gets W = `spindle_benches::worker_count()` workers (`BENCH_WORKERS`, else the
+//! number of cores): spindle as in `spindle_benches`, tokio with its I/O driver
+//! (`TokioRuntime::with_io`), smol's executor threads each inside `async_io::block_on`, so an
+//! idle one drives async-io's reactor. Each is built before its benchmark function, outside the
+//! timed region, and dropped after it. Iterations take tens to hundreds of milliseconds, so
+//! every group takes 10 samples.
+//!
+//! Run: `cargo bench -p spindle-benches --bench io` (about five minutes on two cores).
+
+use criterion::{criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput};
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use spindle_benches::io::Net;
+use spindle_benches::{worker_count, Contender, SmolRuntime, SpindleRuntime, TokioRuntime};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+/// Where every socket binds: loopback, a port the kernel picks.
+const LOOPBACK: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+/// The size of one request or reply in `tcp_echo_rr` and `udp_rr`.
+const MESSAGE_LEN: usize = 64;
+/// Connections in `tcp_echo_rr`.
+const ECHO_CONNECTIONS: usize = 50;
+/// Round trips per connection in `tcp_echo_rr`.
+const ECHO_ROUND_TRIPS: usize = 2_000;
+/// Bytes sent per iteration in `tcp_bulk`.
+const BULK_BYTES: usize = 256 << 20;
+/// The size of one write (and of the read buffer) in `tcp_bulk`.
+const BULK_CHUNK: usize = 64 << 10;
+/// Socket pairs in `udp_rr`.
+const UDP_PAIRS: usize = 10;
+/// Round trips per pair in `udp_rr`.
+const UDP_ROUND_TRIPS: usize = 2_000;
+/// Connections accepted and closed per iteration in `tcp_accept`.
+const ACCEPT_CONNECTIONS: usize = 1_000;
+/// Tasks connecting at once in `tcp_accept`.
+const ACCEPT_CONNECTORS: usize = 10;
+
+/// The server side of `tcp_echo_rr`: writes back whatever it reads, until EOF.
+async fn echo<N: Net>(mut stream: N::TcpStream) {
+    N::set_nodelay(&stream).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        if n == 0 {
+            return;
+        }
+        stream.write_all(&buf[..n]).await.unwrap();
+    }
+}
+
+/// One client of `tcp_echo_rr`: `ECHO_ROUND_TRIPS` requests, each awaiting its whole reply.
+async fn echo_client<N: Net>(addr: SocketAddr) {
+    let mut stream = N::tcp_connect(addr).await.unwrap();
+    N::set_nodelay(&stream).unwrap();
+    let request = [0xA5u8; MESSAGE_LEN];
+    let mut reply = [0u8; MESSAGE_LEN];
+    for _ in 0..ECHO_ROUND_TRIPS {
+        stream.write_all(&request).await.unwrap();
+        stream.read_exact(&mut reply).await.unwrap();
+    }
+    assert_eq!(reply, request);
+}
+
+async fn tcp_echo_rr<N: Net>(spawner: N) {
+    let listener = N::tcp_bind(LOOPBACK).await.unwrap();
+    let addr = N::tcp_local_addr(&listener).unwrap();
+    let server = spawner.spawn(async move {
+        let mut echoes = Vec::with_capacity(ECHO_CONNECTIONS);
+        for _ in 0..ECHO_CONNECTIONS {
+            let stream = N::tcp_accept(&listener).await.unwrap();
+            echoes.push(spawner.spawn(echo::<N>(stream)));
+        }
+        for echo in echoes {
+            echo.await;
+        }
+    });
+    let clients: Vec<_> = (0..ECHO_CONNECTIONS)
+        .map(|_| spawner.spawn(echo_client::<N>(addr)))
+        .collect();
+    for client in clients {
+        client.await;
+    }
+    server.await;
+}
+
+async fn tcp_bulk<N: Net>(spawner: N) {
+    let listener = N::tcp_bind(LOOPBACK).await.unwrap();
+    let addr = N::tcp_local_addr(&listener).unwrap();
+    let reader = spawner.spawn(async move {
+        let mut stream = N::tcp_accept(&listener).await.unwrap();
+        let mut buf = vec![0u8; BULK_CHUNK];
+        let mut received = 0;
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        assert_eq!(received, BULK_BYTES);
+    });
+    let writer = spawner.spawn(async move {
+        let mut stream = N::tcp_connect(addr).await.unwrap();
+        let chunk = vec![0xA5u8; BULK_CHUNK];
+        for _ in 0..BULK_BYTES / BULK_CHUNK {
+            stream.write_all(&chunk).await.unwrap();
+        }
+        stream.close().await.unwrap();
+    });
+    writer.await;
+    reader.await;
+}
+
+async fn udp_rr<N: Net>(spawner: N) {
+    let mut tasks = Vec::with_capacity(2 * UDP_PAIRS);
+    for _ in 0..UDP_PAIRS {
+        let pinger = N::udp_bind(LOOPBACK).await.unwrap();
+        let ponger = N::udp_bind(LOOPBACK).await.unwrap();
+        N::udp_connect(&pinger, N::udp_local_addr(&ponger).unwrap())
+            .await
+            .unwrap();
+        N::udp_connect(&ponger, N::udp_local_addr(&pinger).unwrap())
+            .await
+            .unwrap();
+        tasks.push(spawner.spawn(async move {
+            let mut buf = [0u8; MESSAGE_LEN];
+            for _ in 0..UDP_ROUND_TRIPS {
+                let n = N::udp_recv(&ponger, &mut buf).await.unwrap();
+                N::udp_send(&ponger, &buf[..n]).await.unwrap();
+            }
+        }));
+        tasks.push(spawner.spawn(async move {
+            let ping = [0xA5u8; MESSAGE_LEN];
+            let mut pong = [0u8; MESSAGE_LEN];
+            for _ in 0..UDP_ROUND_TRIPS {
+                N::udp_send(&pinger, &ping).await.unwrap();
+                let n = N::udp_recv(&pinger, &mut pong).await.unwrap();
+                assert_eq!(n, MESSAGE_LEN);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await;
+    }
+}
+
+async fn tcp_accept<N: Net>(spawner: N) {
+    let listener = N::tcp_bind(LOOPBACK).await.unwrap();
+    let addr = N::tcp_local_addr(&listener).unwrap();
+    let server = spawner.spawn(async move {
+        for _ in 0..ACCEPT_CONNECTIONS {
+            drop(N::tcp_accept(&listener).await.unwrap());
+        }
+    });
+    let connectors: Vec<_> = (0..ACCEPT_CONNECTORS)
+        .map(|_| {
+            spawner.spawn(async move {
+                let mut buf = [0u8; 1];
+                for _ in 0..ACCEPT_CONNECTIONS / ACCEPT_CONNECTORS {
+                    let mut stream = N::tcp_connect(addr).await.unwrap();
+                    assert_eq!(stream.read(&mut buf).await.unwrap(), 0, "the server closes");
+                }
+            })
+        })
+        .collect();
+    for connector in connectors {
+        connector.await;
+    }
+    server.await;
+}
+
+/// One benchmark function: builds the runtime (untimed), measures `workload` on it, drops it.
+fn bench_on<C: Contender>(
+    group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    build: fn(usize) -> C,
+    workload: fn(&C),
+) {
+    let rt = build(worker_count());
+    group.bench_function(C::NAME, |b| b.iter(|| workload(&rt)));
+    drop(rt);
+}
+
+/// A group named `$name` running the generic `$workload` on spindle, tokio and smol, reporting
+/// `$throughput` per iteration, measured for `$seconds` per runtime.
+macro_rules! io_group {
+    ($c:expr, $name:literal, $workload:ident, $throughput:expr, $seconds:expr) => {{
+        fn run<C: Contender>(rt: &C)
+        where
+            C::Spawner: Net,
+        {
+            let spawner = rt.spawner();
+            rt.block_on($workload(spawner));
+        }
+        let mut group = $c.benchmark_group($name);
+        group.sampling_mode(SamplingMode::Flat);
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs($seconds));
+        group.throughput($throughput);
+        bench_on(&mut group, SpindleRuntime::new, run::<SpindleRuntime>);
+        bench_on(&mut group, TokioRuntime::with_io, run::<TokioRuntime>);
+        bench_on(&mut group, SmolRuntime::new, run::<SmolRuntime>);
+        group.finish();
+    }};
+}
+
+fn io(c: &mut Criterion) {
+    io_group!(
+        c,
+        "tcp_echo_rr",
+        tcp_echo_rr,
+        Throughput::Elements((ECHO_CONNECTIONS * ECHO_ROUND_TRIPS) as u64),
+        30
+    );
+    io_group!(
+        c,
+        "tcp_bulk",
+        tcp_bulk,
+        Throughput::Bytes(BULK_BYTES as u64),
+        10
+    );
+    io_group!(
+        c,
+        "udp_rr",
+        udp_rr,
+        Throughput::Elements((UDP_PAIRS * UDP_ROUND_TRIPS) as u64),
+        10
+    );
+    io_group!(
+        c,
+        "tcp_accept",
+        tcp_accept,
+        Throughput::Elements(ACCEPT_CONNECTIONS as u64),
+        3
+    );
+}
+
+/// Criterion's entry point, in a module so the `pub fn` the macro generates stays private.
+mod entry {
+    use criterion::{criterion_group, Criterion};
+    use std::time::Duration;
+
+    criterion_group! {
+        name = benches;
+        config = Criterion::default().warm_up_time(Duration::from_secs(1));
+        targets = super::io
+    }
+}
+criterion_main!(entry::benches);
