@@ -80,7 +80,7 @@ async fn spawn_in_waves(first: u64, count: u64) -> u64 {
 /// in its LIFO slot and deque, and the other worker steals them), half from the test thread
 /// through the injector, both at once. Catches a task lost or run twice (the sum of their
 /// outputs is off, or a wave never completes), and a leak that grows with the task count.
-/// Limit: 300 s (debug, full size: about 15 s).
+/// Limit: 300 s (debug, full size: 11 to 30 s).
 #[test]
 fn ten_million_tasks_through_two_workers() {
     let total = scaled(10_000_000, 100_000) as u64;
@@ -156,7 +156,7 @@ impl Mailbox {
 /// through the injector and the unpark path), each thread paired with one task. Catches a
 /// lost wake-up: a wake dropped while the task is idle leaves its thread parked with a full
 /// window, or the task pending after the last wake; either trips the watchdog.
-/// Limit: 300 s (debug, full size: about 10 s).
+/// Limit: 300 s (debug, full size: about 1 s).
 #[test]
 fn a_million_cross_thread_wakes_from_plain_threads() {
     const THREADS: u64 = 4;
@@ -273,7 +273,7 @@ async fn check_outcomes(kept: Vec<(u64, bool, spindle::JoinHandle<u64>)>) -> usi
 /// aborted from a third thread while it yields, or awaited. Catches a future dropped twice or
 /// never (the drop count after shutdown is off), an awaited task that does not return its
 /// output, an aborted task that resolves to anything but its output or `Cancelled`, and a
-/// hang on a handle. Limit: 300 s (debug, full size: about 5 s).
+/// hang on a handle. Limit: 300 s (debug, full size: about 1 s).
 #[test]
 fn spawn_abort_and_handle_drop_races_drop_every_future_once() {
     let per_source = scaled(100_000, 10_000) as u64;
@@ -374,7 +374,7 @@ fn run_alone_in_a_child(name: &str) {
 /// 1,000 runtimes built, used (a task, a timer, a socket) and dropped one after the other.
 /// Catches a worker thread or a descriptor (epoll, eventfd, socket) that outlives its runtime:
 /// the process's thread and descriptor counts are compared before and after, in a child
-/// process of its own. Limit: 300 s (debug, full size: about 3 s).
+/// process of its own. Limit: 300 s (debug, full size: about 1 s).
 #[test]
 fn a_thousand_runtimes_leak_no_thread_or_fd() {
     const NAME: &str = "a_thousand_runtimes_leak_no_thread_or_fd";
@@ -419,7 +419,7 @@ fn a_thousand_runtimes_leak_no_thread_or_fd() {
 /// (`accept`, `recv`), tasks queued and yielding in a loop; half the rounds drop it at once,
 /// before most tasks ran. Catches a shutdown that hangs (the watchdog), a future dropped twice
 /// or never, a handle that resolves to anything but `Cancelled`, and a timer entry left in a
-/// wheel. Limit: 300 s (debug, full size: about 4 s).
+/// wheel. Limit: 300 s (debug, full size: about 2.5 s).
 #[test]
 fn shutdown_while_tasks_poll_sleep_and_wait_on_io() {
     let rounds = scaled(200, 20);
@@ -501,7 +501,7 @@ fn shutdown_while_tasks_poll_sleep_and_wait_on_io() {
 /// the next runtime through its `Handle` and awaiting that `JoinHandle` (a join waker of one
 /// runtime woken by a worker of another). Catches a wake routed to the wrong runtime's queues
 /// (a task polled by a foreign worker, or lost between them), and a lost cross-runtime
-/// wake-up (the ring stalls: the watchdog). Limit: 300 s (debug, full size: about 10 s).
+/// wake-up (the ring stalls: the watchdog). Limit: 300 s (debug, full size: about 2 s).
 #[test]
 fn runtimes_alive_at_once_wake_each_others_tasks() {
     const RUNTIMES: usize = 4;
