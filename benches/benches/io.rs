@@ -23,17 +23,29 @@
 //! number of cores): spindle as in `spindle_benches`, tokio with its I/O driver
 //! (`TokioRuntime::with_io`), smol's executor threads each inside `async_io::block_on`, so an
 //! idle one drives async-io's reactor. Each is built before its benchmark function, outside the
-//! timed region, and dropped after it. Iterations take tens to hundreds of milliseconds, so
-//! every group takes 10 samples.
+//! timed region, and dropped after it. Iterations take tens of milliseconds to a few seconds,
+//! so every group takes 10 samples.
 //!
-//! Run: `cargo bench -p spindle-benches --bench io` (about five minutes on two cores).
+//! # TIME_WAIT and `tcp_accept`
+//!
+//! The server closes first, so every connection of `tcp_accept` leaves a socket in TIME_WAIT
+//! for 60 s, and a run makes tens of thousands. Once the kernel's table is full
+//! (`net.ipv4.tcp_max_tw_buckets`, 131_072 here) a close skips TIME_WAIT altogether, which is
+//! cheaper: the contender measured last would be measured against a full table and the first
+//! against an empty one. So before each contender's `tcp_accept` the bench waits, untimed,
+//! until at most 1_000 TIME_WAIT sockets are left (up to 75 s; Linux only), and measures for 3
+//! s, which stays under the table's size at this machine's accept rate. On a machine several
+//! times faster, lower that time or raise the limit, or the comparison is skewed again.
+//!
+//! Run: `cargo bench -p spindle-benches --bench io` (about seven minutes on two cores, two of
+//! them spent waiting for TIME_WAIT to drain).
 
 use criterion::{criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use spindle_benches::io::Net;
 use spindle_benches::{worker_count, Contender, SmolRuntime, SpindleRuntime, TokioRuntime};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where every socket binds: loopback, a port the kernel picks.
 const LOOPBACK: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
@@ -55,6 +67,10 @@ const UDP_ROUND_TRIPS: usize = 2_000;
 const ACCEPT_CONNECTIONS: usize = 1_000;
 /// Tasks connecting at once in `tcp_accept`.
 const ACCEPT_CONNECTORS: usize = 10;
+/// At most this many TIME_WAIT sockets when a contender's `tcp_accept` starts.
+const TIME_WAIT_AT_START: usize = 1_000;
+/// How long to wait for them at most: Linux keeps a socket in TIME_WAIT for 60 s.
+const TIME_WAIT_DRAIN_LIMIT: Duration = Duration::from_secs(75);
 
 /// The server side of `tcp_echo_rr`: writes back whatever it reads, until EOF.
 async fn echo<N: Net>(mut stream: N::TcpStream) {
@@ -190,21 +206,53 @@ async fn tcp_accept<N: Net>(spawner: N) {
     server.await;
 }
 
-/// One benchmark function: builds the runtime (untimed), measures `workload` on it, drops it.
+/// Sockets in TIME_WAIT right now: the `tw` field of `/proc/net/sockstat` (`None` where there is
+/// no such file).
+fn time_wait_sockets() -> Option<usize> {
+    let sockstat = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+    let tcp = sockstat.lines().find(|line| line.starts_with("TCP:"))?;
+    let mut fields = tcp.split_whitespace();
+    fields.position(|field| field == "tw")?;
+    fields.next()?.parse().ok()
+}
+
+/// Waits (untimed) until the TIME_WAIT sockets of earlier runs have expired, so that every
+/// contender's `tcp_accept` starts from the same, nearly empty, TIME_WAIT table; see the module
+/// docs.
+fn drain_time_wait() {
+    let start = Instant::now();
+    while let Some(sockets) = time_wait_sockets() {
+        if sockets <= TIME_WAIT_AT_START || start.elapsed() > TIME_WAIT_DRAIN_LIMIT {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// One benchmark function: builds the runtime (untimed), calls `prepare` (untimed, once, and
+/// only if the function is not filtered out), measures `workload` on it, drops it.
 fn bench_on<C: Contender>(
     group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
     build: fn(usize) -> C,
+    prepare: fn(),
     workload: fn(&C),
 ) {
     let rt = build(worker_count());
-    group.bench_function(C::NAME, |b| b.iter(|| workload(&rt)));
+    let mut prepared = false;
+    group.bench_function(C::NAME, |b| {
+        if !prepared {
+            prepare();
+            prepared = true;
+        }
+        b.iter(|| workload(&rt))
+    });
     drop(rt);
 }
 
 /// A group named `$name` running the generic `$workload` on spindle, tokio and smol, reporting
-/// `$throughput` per iteration, measured for `$seconds` per runtime.
+/// `$throughput` per iteration, measured for `$seconds` per runtime, each after `$prepare`.
 macro_rules! io_group {
-    ($c:expr, $name:literal, $workload:ident, $throughput:expr, $seconds:expr) => {{
+    ($c:expr, $name:literal, $workload:ident, $throughput:expr, $seconds:expr, $prepare:expr) => {{
         fn run<C: Contender>(rt: &C)
         where
             C::Spawner: Net,
@@ -217,9 +265,19 @@ macro_rules! io_group {
         group.sample_size(10);
         group.measurement_time(Duration::from_secs($seconds));
         group.throughput($throughput);
-        bench_on(&mut group, SpindleRuntime::new, run::<SpindleRuntime>);
-        bench_on(&mut group, TokioRuntime::with_io, run::<TokioRuntime>);
-        bench_on(&mut group, SmolRuntime::new, run::<SmolRuntime>);
+        bench_on(
+            &mut group,
+            SpindleRuntime::new,
+            $prepare,
+            run::<SpindleRuntime>,
+        );
+        bench_on(
+            &mut group,
+            TokioRuntime::with_io,
+            $prepare,
+            run::<TokioRuntime>,
+        );
+        bench_on(&mut group, SmolRuntime::new, $prepare, run::<SmolRuntime>);
         group.finish();
     }};
 }
@@ -230,28 +288,32 @@ fn io(c: &mut Criterion) {
         "tcp_echo_rr",
         tcp_echo_rr,
         Throughput::Elements((ECHO_CONNECTIONS * ECHO_ROUND_TRIPS) as u64),
-        30
+        30,
+        || {}
     );
     io_group!(
         c,
         "tcp_bulk",
         tcp_bulk,
         Throughput::Bytes(BULK_BYTES as u64),
-        10
+        10,
+        || {}
     );
     io_group!(
         c,
         "udp_rr",
         udp_rr,
         Throughput::Elements((UDP_PAIRS * UDP_ROUND_TRIPS) as u64),
-        10
+        10,
+        || {}
     );
     io_group!(
         c,
         "tcp_accept",
         tcp_accept,
         Throughput::Elements(ACCEPT_CONNECTIONS as u64),
-        3
+        3,
+        drain_time_wait
     );
 }
 
