@@ -71,6 +71,7 @@ pub struct BlockingPool {
 ///     .thread_name("my-blocking")
 ///     .build();
 /// assert_eq!(futures::executor::block_on(pool.spawn(|| "done")).unwrap(), "done");
+/// # pool.shutdown_timeout(Duration::MAX);
 /// ```
 pub struct BlockingPoolBuilder {
     max_threads: usize,
@@ -163,6 +164,7 @@ impl BlockingPoolBuilder {
     ///     pool.spawn(|| std::thread::current().name().unwrap().to_owned()),
     /// );
     /// assert_eq!(name.unwrap(), "files");
+    /// # pool.shutdown_timeout(std::time::Duration::MAX);
     /// ```
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
         self.thread_name = name.into();
@@ -243,6 +245,7 @@ impl BlockingPool {
     /// let pool = spindle_scheduler::BlockingPool::builder().build();
     /// let sum = pool.spawn(|| (1..=10).sum::<u32>());
     /// assert_eq!(futures::executor::block_on(sum).unwrap(), 55);
+    /// # pool.shutdown_timeout(std::time::Duration::MAX);
     /// ```
     pub fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
     where
@@ -262,27 +265,32 @@ impl BlockingPool {
     /// let pool = spindle_scheduler::BlockingPool::builder().build();
     /// futures::executor::block_on(pool.spawn(|| ())).unwrap();
     /// assert_eq!(pool.live_threads(), 1);
+    /// # pool.shutdown_timeout(std::time::Duration::MAX);
     /// ```
     pub fn live_threads(&self) -> usize {
         self.inner.state.lock().live
     }
 
     /// Stops the pool: cancels queued closures, lets running ones finish, and waits for the
-    /// threads to exit, at most `timeout`; threads still running a closure then are detached.
-    /// A pool thread calling this does not wait for itself. Idempotent.
+    /// threads to exit, at most `timeout`; threads still running a closure then are left to
+    /// finish (a later call waits for them again). A pool thread calling this does not wait
+    /// for itself.
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
     ///
     /// let pool = spindle_scheduler::BlockingPool::builder().build();
-    /// let stuck = pool.spawn(|| std::thread::sleep(Duration::from_secs(2)));
-    /// std::thread::sleep(Duration::from_millis(50));
-    /// let start = Instant::now();
-    /// pool.shutdown_timeout(Duration::from_millis(100));
-    /// assert!(start.elapsed() < Duration::from_secs(1));
+    /// let (started, has_started) = std::sync::mpsc::channel();
+    /// let slow = pool.spawn(move || {
+    ///     started.send(()).unwrap();
+    ///     std::thread::sleep(Duration::from_millis(300));
+    /// });
+    /// has_started.recv().unwrap();
+    /// pool.shutdown_timeout(Duration::from_millis(10)); // returns with `slow` still running
     /// let late = pool.spawn(|| 1);
     /// assert!(futures::executor::block_on(late).unwrap_err().is_cancelled());
-    /// # drop(stuck);
+    /// assert!(futures::executor::block_on(slow).is_ok()); // it ran to its end
+    /// pool.shutdown_timeout(Duration::MAX); // and this waits for its thread to exit
     /// ```
     pub fn shutdown_timeout(&self, timeout: Duration) {
         let deadline = Instant::now().checked_add(timeout);
@@ -298,6 +306,7 @@ impl BlockingPool {
         // Dropping a `Runnable` that never ran cancels its task.
         drop(queued);
         let current = thread::current().id();
+        let mut still_running = Vec::new();
         for thread in threads {
             if thread.thread().id() == current {
                 continue;
@@ -307,12 +316,15 @@ impl BlockingPool {
                     thread::sleep(Duration::from_micros(500));
                 }
                 if !thread.is_finished() {
+                    still_running.push(thread);
                     continue;
                 }
             }
             // A closure's panic was caught in its task; the thread itself does not panic.
             let _ = thread.join();
         }
+        // A later call waits for these again; dropping the pool detaches them.
+        self.inner.state.lock().threads.extend(still_running);
     }
 }
 

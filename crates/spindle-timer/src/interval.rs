@@ -102,15 +102,18 @@ impl Interval {
         let tick = self.next;
         let now = Instant::now();
         self.next = match self.missed_tick_behavior {
-            MissedTickBehavior::Burst => tick + self.period,
+            MissedTickBehavior::Burst => after(tick, self.period),
             MissedTickBehavior::Skip => {
                 // The first instant of the original schedule strictly after now.
                 let late = now.saturating_duration_since(tick).as_nanos();
                 let into_period = late % self.period.as_nanos();
                 let to_next = self.period.as_nanos() - into_period;
-                now + Duration::from_nanos(u64::try_from(to_next).unwrap_or(u64::MAX))
+                after(
+                    now,
+                    Duration::from_nanos(u64::try_from(to_next).unwrap_or(u64::MAX)),
+                )
             }
-            MissedTickBehavior::Delay => now + self.period,
+            MissedTickBehavior::Delay => after(now, self.period),
         };
         Pin::new(&mut self.sleep).reset(self.next);
         Poll::Ready(tick)
@@ -165,4 +168,12 @@ impl fmt::Debug for Interval {
             .field("missed_tick_behavior", &self.missed_tick_behavior)
             .finish()
     }
+}
+
+/// `instant + period`, or "never" (the timer's far future) if that overflows `Instant`, as for
+/// `interval(Duration::MAX)`.
+fn after(instant: Instant, period: Duration) -> Instant {
+    instant
+        .checked_add(period)
+        .unwrap_or_else(|| crate::driver::Timer::deadline_after(Duration::MAX))
 }

@@ -173,11 +173,13 @@ impl Runtime {
         self.shutdown(timeout);
     }
 
+    /// Runs once: `shutdown_timeout` followed by the drop must not wait again, unbounded.
     fn shutdown(&mut self, timeout: Duration) {
         let deadline = Instant::now().checked_add(timeout);
-        if let Some(scheduler) = self.scheduler.take() {
-            scheduler.shutdown_timeout(timeout);
-        }
+        let Some(scheduler) = self.scheduler.take() else {
+            return;
+        };
+        scheduler.shutdown_timeout(timeout);
         let left = deadline.map_or(Duration::MAX, |d| {
             d.saturating_duration_since(Instant::now())
         });

@@ -44,7 +44,7 @@ where
 /// spindle::block_on(async {
 ///     let digest = spindle::spawn_blocking(|| {
 ///         std::thread::sleep(std::time::Duration::from_millis(10)); // stands in for real work
-///         (1..=100u64).product::<u64>() % 1_000_007
+///         (1..=20u64).product::<u64>() % 1_000_007
 ///     });
 ///     let ticks = spindle::sleep(std::time::Duration::from_millis(1)); // the runtime goes on
 ///     ticks.await;

@@ -202,10 +202,22 @@ fn dropping_the_runtime_waits_for_running_closures_and_cancels_queued_ones() {
 
 #[test]
 fn a_blocking_thread_may_block_on_and_spawn_onto_its_runtime() {
-    let runtime = common::runtime(1);
-    let answer = runtime.block_on(spindle::spawn_blocking(|| {
+    let runtime = spindle::Builder::new()
+        .worker_threads(1)
+        .thread_name("own")
+        .build()
+        .unwrap();
+    let answer = runtime.block_on(runtime.spawn_blocking(|| {
         assert!(spindle::Handle::try_current().is_some());
-        let task = spindle::spawn(async { 20 });
+        let task = spindle::spawn(async {
+            let worker = std::thread::current().name().map(str::to_owned);
+            assert_eq!(
+                worker.as_deref(),
+                Some("own-0"),
+                "spawned onto its own runtime"
+            );
+            20
+        });
         spindle::block_on(async move { task.await.unwrap() + 1 }) * 2
     }));
     assert_eq!(answer.unwrap(), 42);

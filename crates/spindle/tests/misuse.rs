@@ -201,7 +201,6 @@ fn a_task_that_panics_holding_anothers_join_handle_detaches_it() {
 /// overflow the `Instant` of its next tick); `interval(Duration::ZERO)` panics naming the
 /// rule.
 #[test]
-#[ignore = "bug: interval(Duration::MAX) panics adding the period to an Instant (interval.rs, reported to the lead)"]
 fn interval_of_duration_max_ticks_once_then_waits_forever() {
     let rt = runtime(1);
     rt.block_on(async {
