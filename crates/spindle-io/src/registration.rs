@@ -85,21 +85,9 @@ impl<S: Source> Registration<S> {
         &self,
         direction: Direction,
         cx: &mut Context<'_>,
-        mut op: impl FnMut(&S) -> io::Result<R>,
+        op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let spent = ready!(crate::coop::poll_spend(cx));
-        loop {
-            let event = ready!(self.poll_ready(direction, cx))?;
-            match op(&self.source) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    self.clear_readiness(event);
-                }
-                result => {
-                    spent.made_progress();
-                    return Poll::Ready(result);
-                }
-            }
-        }
+        self.poll_io_then_clear_if(direction, cx, op, |_| false)
     }
 
     /// [`poll_io`](Self::poll_io) for a stream read or write of `len` bytes. A transfer that
@@ -113,8 +101,25 @@ impl<S: Source> Registration<S> {
         direction: Direction,
         cx: &mut Context<'_>,
         len: usize,
-        mut op: impl FnMut(&S) -> io::Result<usize>,
+        op: impl FnMut(&S) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        self.poll_io_then_clear_if(
+            direction,
+            cx,
+            op,
+            |result| matches!(result, Ok(n) if *n > 0 && *n < len),
+        )
+    }
+
+    /// The operation loop: `WouldBlock` clears readiness and waits again; any other result is
+    /// returned, after clearing readiness too if `drained` says the result used it up.
+    fn poll_io_then_clear_if<R>(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&io::Result<R>) -> bool,
+    ) -> Poll<io::Result<R>> {
         let spent = ready!(crate::coop::poll_spend(cx));
         loop {
             let event = ready!(self.poll_ready(direction, cx))?;
@@ -123,10 +128,8 @@ impl<S: Source> Registration<S> {
                     self.clear_readiness(event);
                 }
                 result => {
-                    if let Ok(n) = result {
-                        if n > 0 && n < len {
-                            self.clear_readiness(event);
-                        }
+                    if drained(&result) {
+                        self.clear_readiness(event);
                     }
                     spent.made_progress();
                     return Poll::Ready(result);
