@@ -33,6 +33,9 @@ for case in "${cases[@]}"; do
     read -r binary test <<<"${case}"
     path=$(executable "${binary}")
     echo "::: valgrind: ${binary} ${test}"
-    valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+    # --fair-sched=yes: valgrind runs one thread at a time, and its default lock lets a
+    # thread spinning on a flag (a test waiting for tasks to park) starve the others for
+    # minutes; a CI run once spent 300 s in a test that takes 4.
+    valgrind --quiet --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
         "${path}" --exact "${test}" --test-threads=1
 done

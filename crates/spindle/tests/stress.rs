@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{runtime, scaled, with_watchdog};
+use common::{progress, runtime, scaled, with_watchdog};
 use futures::StreamExt;
 use std::future::Future;
 use std::pin::Pin;
@@ -464,8 +464,9 @@ fn shutdown_while_tasks_poll_sleep_and_wait_on_io() {
             }
             let settle = round % 2 == 0;
             if settle {
+                progress(format!("round {round}: waiting for the tasks to park"));
                 while waiting.load(Ordering::SeqCst) < 60 || handle.armed_timers() < 50 {
-                    std::thread::yield_now();
+                    std::thread::sleep(Duration::from_micros(100));
                 }
             }
             // Spawned last, so that nothing queued behind it waits for its long poll; the
@@ -479,10 +480,13 @@ fn shutdown_while_tasks_poll_sleep_and_wait_on_io() {
                 std::future::pending::<()>().await
             }));
             if settle {
+                progress(format!("round {round}: waiting for the long poll to start"));
                 started_rx.recv().unwrap();
             }
             let spawned = tasks.len();
+            progress(format!("round {round}: dropping the runtime"));
             drop(rt);
+            progress(format!("round {round}: checking the handles"));
             assert_eq!(drops.load(Ordering::SeqCst), spawned, "round {round}");
             assert_eq!(handle.armed_timers(), 0, "round {round}");
             for task in tasks {

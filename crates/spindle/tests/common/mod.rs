@@ -1,8 +1,17 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
+
+/// What the test body last said it was doing ([`progress`]), for the watchdog's message.
+static PROGRESS: Mutex<String> = Mutex::new(String::new());
+
+/// Records what the test body is doing now, so that a watchdog failure can say where it
+/// stopped (which round, which phase).
+pub fn progress(what: impl Into<String>) {
+    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = what.into();
+}
 
 /// Runs `body` on its own thread and fails the test if it has not finished within `limit`,
 /// instead of hanging the test run.
@@ -28,7 +37,11 @@ pub fn with_watchdog<T: Send + 'static>(
             Ok(()) => unreachable!("the body sent nothing but returned"),
         },
         Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: {name} did not finish within {limit:?}: a lost wake-up or a hang")
+            let last = PROGRESS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            panic!(
+                "watchdog: {name} did not finish within {limit:?}: a lost wake-up or a hang \
+                 (last progress: {last:?})"
+            )
         }
     }
 }
