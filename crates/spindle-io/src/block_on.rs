@@ -22,17 +22,37 @@
 //! A `block_on` waker sets `woken`, then unparks the thread, and also writes the reactor's
 //! eventfd if the thread may be in `epoll_wait` (`in_reactor`). The thread publishes
 //! `in_reactor` before re-reading `woken` and the waker publishes `woken` before reading
-//! `in_reactor` (all SeqCst): either the thread sees the wake and does not block, or the waker
-//! sees the thread in the reactor and interrupts it.
+//! `in_reactor`, each with a SeqCst fence between its store and its load: either the thread
+//! sees the wake and does not block, or the waker sees the thread in the reactor and interrupts
+//! it. (SeqCst stores and loads alone would do in C++'s model; the fences are what loom can
+//! check, since it treats SeqCst accesses as AcqRel, and they cost one barrier next to a
+//! system call.)
+//!
+//! The eventfd edge of such an interruption is not addressed to anybody: whichever turn comes
+//! next uses it up. `in_reactor` is published before the thread holds the poll, so the waker
+//! may write the eventfd while *another* thread's turn is running, and that turn takes the
+//! edge. So a thread that wins the poll re-reads `woken` before blocking, and turns with a zero
+//! timeout if it was woken meanwhile: the other turn released the poll after it consumed the
+//! edge, and this thread took the poll after that, so it sees the waker's `woken`. (The loom
+//! model `a_returning_driver_hands_the_reactor_to_a_waiting_block_on` found this: without the
+//! re-read, a thread sat in `epoll_wait` with `woken` set while the other thread, its turn done,
+//! parked.)
+//!
+//! The loom models in `loom_tests::block_on` run this code (with `crate::loom`'s stand-ins for
+//! epoll and the thread parker): a wake that fires while the thread goes from polling into the
+//! reactor, and rule 2's hand-off from a driver whose future completes to a thread still
+//! waiting for its socket.
 
 use crate::context;
+use crate::loom::thread::{self, Thread};
+use crate::loom::{fence, AtomicBool};
 use crate::reactor::Reactor;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::time::Duration;
 
 /// Runs `future` to completion on the calling thread, driving the process-wide standalone
 /// reactor while it waits: spindle-io's own driver, for tests and tools that need sockets
@@ -98,7 +118,11 @@ impl Wake for ThreadSignal {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, SeqCst);
+        // A swap, not a store: the same instruction on x86 (a SeqCst store is an `xchg`), and
+        // loom 0.7 lets a plain store slip between the read and the write of the thread's
+        // concurrent `swap(false)` (tokio-rs/loom#254), which would lose this wake in the model.
+        self.woken.swap(true, SeqCst);
+        fence(SeqCst);
         if self.in_reactor.load(SeqCst) {
             if let Some(reactor) = self.reactor.upgrade() {
                 reactor.unpark();
@@ -174,12 +198,18 @@ impl Reactor {
     /// parked on the thread. May return early (spuriously); the caller loops.
     fn wait_for_wake(&self, signal: &ThreadSignal) {
         signal.in_reactor.store(true, SeqCst);
+        fence(SeqCst);
         if signal.woken.load(SeqCst) {
             signal.in_reactor.store(false, SeqCst);
             return;
         }
         self.list_waiter(&signal.thread); // rule 1: before trying
-        let turned = self.try_turn(None);
+        let turned = self.try_drive().map(|driver| {
+            // Holding the poll now: re-read `woken`, since the eventfd edge of a wake that came
+            // before may have been used up by another thread's turn.
+            let timeout = signal.woken.load(SeqCst).then_some(Duration::ZERO);
+            driver.turn(timeout)
+        });
         signal.in_reactor.store(false, SeqCst);
         match turned {
             Some(result) => {

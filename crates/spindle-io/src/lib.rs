@@ -34,8 +34,8 @@
 //! and wakes their tasks; [`Reactor::unpark`] interrupts it. Sockets register with the reactor
 //! that is current when they are created ([`enter`], [`set_default_reactor`]). On its own,
 //! [`block_on`] runs a future on the calling thread and drives a process-wide reactor between
-//! polls. The crate depends on no other spindle crate; the facade stacks the reactor under
-//! the scheduler's parking seam (see the `reactor` module docs for the protocol).
+//! polls. The crate depends on no other spindle crate; a runtime stacks the reactor under its
+//! parking seam with an [`IoParker`] per worker, over its own thread parker ([`ThreadPark`]).
 //!
 //! The modules:
 //!
@@ -44,6 +44,8 @@
 //! - `registrations`: the registration set: generational tokens, so an event never reaches a
 //!   socket that reused a dropped one's slot.
 //! - `reactor`: the poll, its turn, unpark, shutdown, and how a runtime stacks it.
+//! - `park`: a runtime worker's I/O parking layer ([`IoParker`]): park in the reactor or on the
+//!   thread parker, and the state word that tells an unpark which of the two to wake.
 //! - `registration`: a socket's link to its reactor: the wait / try / clear loop, deregistration
 //!   on drop.
 //! - `context`: which reactor a socket created on this thread registers with.
@@ -51,8 +53,10 @@
 //! - [`coop`]: the cooperative budget socket operations spend.
 //! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `ToSocketAddrs`.
 //!
-//! The readiness protocol is model-checked with loom on the real code:
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p spindle-io --release --lib
+//! The readiness protocol, the I/O parking word and `block_on`'s wake-up and hand-off rules
+//! are model-checked with loom on the real code (`loom` holds the stand-ins for epoll and
+//! parking_lot):
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p spindle-io --release --lib
 //! --target-dir target/loom -- loom_tests`.
 
 #![deny(unsafe_code)]
@@ -62,7 +66,11 @@ mod context;
 pub mod coop;
 mod loom;
 pub mod net;
+mod park;
 mod reactor;
+// Under loom the epoll stand-in's events carry their readiness, so `Ready::from_mio` goes
+// unused there.
+#[cfg_attr(loom, allow(dead_code))]
 mod ready;
 mod registration;
 mod registrations;
@@ -73,4 +81,5 @@ mod loom_tests;
 
 pub use block_on::block_on;
 pub use context::{enter, set_default_reactor, EnterGuard};
+pub use park::{IoParker, IoUnparker, ThreadPark, ThreadUnpark};
 pub use reactor::{Driver, Reactor};

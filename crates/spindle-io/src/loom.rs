@@ -1,39 +1,350 @@
-//! The one switch between std's synchronization primitives and loom's.
+//! The one switch between the real primitives and loom's.
 //!
-//! Every atomic and mutex of the readiness protocol ([`crate::scheduled_io`]) and of the
-//! reactor comes from here, so the loom models (`RUSTFLAGS="--cfg loom"`) exercise the real
-//! code. parking_lot is invisible to loom; under `cfg(loom)` its place is taken by loom's
-//! mutex behind parking_lot's signature. mio cannot run under loom at all: the models drive
-//! `ScheduledIo` directly, the way the reactor's turn does.
+//! Every atomic, mutex and thread handle of the readiness protocol ([`crate::scheduled_io`]),
+//! the reactor, the I/O parking word ([`crate::park`]) and the standalone `block_on` comes from
+//! here, so the loom models (`RUSTFLAGS="--cfg loom"`) exercise the real code. Without
+//! `cfg(loom)` every name below is a plain re-export or type alias: no wrapper, no indirection.
+//!
+//! What loom cannot run, or cannot run faithfully, gets a loom-built stand-in under `cfg(loom)`:
+//!
+//! - parking_lot's mutex: loom's mutex behind parking_lot's signature, and for the reactor's
+//!   poll, which is only ever taken with `try_lock`, a [`TryMutex`] built on a loom atomic
+//!   (loom's own `try_lock` can block its caller: see there).
+//! - mio's epoll and eventfd ([`epoll`]): a "kernel" made of a loom mutex and condition
+//!   variable, behind the slice of mio's API the reactor uses (`Poll`, `Registry`, `Waker`,
+//!   `Events`).
+//! - std's thread park and unpark, for `block_on` ([`thread`]): a token per loom thread under
+//!   a loom mutex and condition variable.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize};
 
 /// parking_lot's mutex: one word, no poisoning.
 #[cfg(not(loom))]
 pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+
+/// A mutex only ever taken with `try_lock`: parking_lot's.
 #[cfg(not(loom))]
-pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+pub(crate) type TryMutex<T> = parking_lot::Mutex<T>;
+#[cfg(not(loom))]
+pub(crate) type TryMutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+
+/// Thread handles and parking, for the standalone `block_on`.
+#[cfg(not(loom))]
+pub(crate) mod thread {
+    pub(crate) use std::thread::{current, park, Thread};
+}
+
+/// mio's epoll, as the reactor uses it.
+#[cfg(not(loom))]
+pub(crate) mod epoll {
+    use crate::ready::Ready;
+    pub(crate) use mio::{Events, Poll, Registry, Waker};
+
+    /// The readiness one polled event carries.
+    pub(crate) fn readiness(event: &mio::event::Event) -> Ready {
+        Ready::from_mio(event)
+    }
+}
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize};
 
 /// loom's mutex behind parking_lot's signature.
 #[cfg(loom)]
 #[derive(Debug)]
 pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
-#[cfg(loom)]
-pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
 
 #[cfg(loom)]
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Mutex(loom::sync::Mutex::new(value))
     }
-    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
         self.0.lock().unwrap()
     }
-    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.0.try_lock().ok()
+}
+
+/// A mutex only ever taken with `try_lock`, for loom: a loom atomic flag says who holds it.
+///
+/// loom 0.7's own `try_lock` can block: if another thread takes the lock between the caller's
+/// scheduling point and its attempt, loom marks the caller blocked until the lock is released
+/// (tokio-rs/loom#376), which is a false deadlock whenever the holder waits for the caller,
+/// as a worker in the reactor waits for its unparker. A compare-exchange never blocks. The data
+/// sits in a std mutex that is never contended, since only the flag's owner locks it.
+#[cfg(loom)]
+pub(crate) struct TryMutex<T> {
+    held: AtomicBool,
+    data: std::sync::Mutex<T>,
+}
+
+#[cfg(loom)]
+pub(crate) struct TryMutexGuard<'a, T> {
+    /// `None` only while the guard is dropped.
+    data: Option<std::sync::MutexGuard<'a, T>>,
+    held: &'a AtomicBool,
+}
+
+#[cfg(loom)]
+impl<T> TryMutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        TryMutex {
+            held: AtomicBool::new(false),
+            data: std::sync::Mutex::new(value),
+        }
+    }
+
+    pub(crate) fn try_lock(&self) -> Option<TryMutexGuard<'_, T>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.held
+            .compare_exchange(false, true, SeqCst, SeqCst)
+            .ok()?;
+        Some(TryMutexGuard {
+            data: Some(self.data.lock().unwrap()),
+            held: &self.held,
+        })
+    }
+}
+
+#[cfg(loom)]
+impl<T> std::ops::Deref for TryMutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.data.as_ref().unwrap()
+    }
+}
+
+#[cfg(loom)]
+impl<T> std::ops::DerefMut for TryMutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.data.as_mut().unwrap()
+    }
+}
+
+#[cfg(loom)]
+impl<T> Drop for TryMutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.data = None;
+        self.held.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// std's thread handles and parking, for the standalone `block_on`: a token per loom thread
+/// under a loom mutex and condition variable, which `Thread::unpark` sets and `park` waits
+/// for and consumes, as std's token.
+///
+/// Not loom's own `thread::park`/`Thread::unpark`: loom keeps one blocked state per thread, so
+/// its unpark also ends whatever else the thread is blocked in (a mutex, a condition variable,
+/// a join), which fails loom's own assertions or eats a notification meant for that wait.
+#[cfg(loom)]
+pub(crate) mod thread {
+    use loom::sync::{Condvar, Mutex};
+    use loom::thread::ThreadId;
+    use std::sync::Arc;
+
+    #[derive(Clone)]
+    pub(crate) struct Thread {
+        id: ThreadId,
+        token: Arc<Token>,
+    }
+
+    struct Token {
+        set: Mutex<bool>,
+        changed: Condvar,
+    }
+
+    loom::thread_local! {
+        static CURRENT: Thread = Thread {
+            id: loom::thread::current().id(),
+            token: Arc::new(Token {
+                set: Mutex::new(false),
+                changed: Condvar::new(),
+            }),
+        };
+    }
+
+    impl Thread {
+        pub(crate) fn id(&self) -> ThreadId {
+            self.id
+        }
+
+        pub(crate) fn unpark(&self) {
+            *self.token.set.lock().unwrap() = true;
+            self.token.changed.notify_one();
+        }
+    }
+
+    pub(crate) fn current() -> Thread {
+        CURRENT.with(Thread::clone)
+    }
+
+    pub(crate) fn park() {
+        CURRENT.with(|thread| {
+            let mut set = thread.token.set.lock().unwrap();
+            while !*set {
+                set = thread.token.changed.wait(set).unwrap();
+            }
+            *set = false;
+        });
+    }
+}
+
+/// A stand-in for epoll and the eventfd behind `mio::Waker`, built from loom's mutex and
+/// condition variable: the "kernel" keeps a list of pending events; `Waker::wake` adds the
+/// waker's event (once: the eventfd is edge-triggered, so writes before the next poll make one
+/// event), `Registry::report` adds a socket's (the model makes data arrive), and
+/// `Poll::poll` takes them all, blocking while there are none if its timeout is `None`.
+///
+/// loom has no clock, so a poll with a timeout never blocks: a zero timeout returns at once as
+/// it does for real, and any other timeout is modelled as having elapsed, i.e. a spurious
+/// return, which the callers must tolerate anyway. The models therefore park untimed where they
+/// test for lost wake-ups. Registering a source does nothing: no descriptor is ever read.
+#[cfg(loom)]
+pub(crate) mod epoll {
+    use crate::ready::Ready;
+    use loom::sync::{Condvar, Mutex};
+    use mio::{Interest, Token};
+    use std::io;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    struct Kernel {
+        pending: Mutex<Vec<Event>>,
+        became_ready: Condvar,
+    }
+
+    impl Kernel {
+        fn push(&self, event: Event) {
+            let mut pending = self.pending.lock().unwrap();
+            match pending
+                .iter_mut()
+                .find(|queued| queued.token == event.token)
+            {
+                Some(queued) => queued.ready = queued.ready | event.ready,
+                None => pending.push(event),
+            }
+            self.became_ready.notify_one();
+        }
+    }
+
+    /// One event a poll returned.
+    pub(crate) struct Event {
+        token: Token,
+        ready: Ready,
+    }
+
+    impl Event {
+        pub(crate) fn token(&self) -> Token {
+            self.token
+        }
+    }
+
+    /// The readiness one polled event carries.
+    pub(crate) fn readiness(event: &Event) -> Ready {
+        event.ready
+    }
+
+    pub(crate) struct Events(Vec<Event>);
+
+    impl Events {
+        pub(crate) fn with_capacity(_capacity: usize) -> Events {
+            Events(Vec::new())
+        }
+        pub(crate) fn iter(&self) -> std::slice::Iter<'_, Event> {
+            self.0.iter()
+        }
+        pub(crate) fn clear(&mut self) {
+            self.0.clear();
+        }
+    }
+
+    pub(crate) struct Poll {
+        registry: Registry,
+    }
+
+    impl Poll {
+        pub(crate) fn new() -> io::Result<Poll> {
+            Ok(Poll {
+                registry: Registry {
+                    kernel: Arc::new(Kernel {
+                        pending: Mutex::new(Vec::new()),
+                        became_ready: Condvar::new(),
+                    }),
+                },
+            })
+        }
+
+        pub(crate) fn registry(&self) -> &Registry {
+            &self.registry
+        }
+
+        pub(crate) fn poll(
+            &mut self,
+            events: &mut Events,
+            timeout: Option<Duration>,
+        ) -> io::Result<()> {
+            events.clear();
+            let kernel = &self.registry.kernel;
+            let mut pending = kernel.pending.lock().unwrap();
+            while pending.is_empty() && timeout.is_none() {
+                pending = kernel.became_ready.wait(pending).unwrap();
+            }
+            events.0.append(&mut pending);
+            Ok(())
+        }
+    }
+
+    pub(crate) struct Registry {
+        kernel: Arc<Kernel>,
+    }
+
+    impl Registry {
+        pub(crate) fn try_clone(&self) -> io::Result<Registry> {
+            Ok(Registry {
+                kernel: self.kernel.clone(),
+            })
+        }
+
+        pub(crate) fn register<S: ?Sized>(
+            &self,
+            _source: &mut S,
+            _token: Token,
+            _interest: Interest,
+        ) -> io::Result<()> {
+            Ok(())
+        }
+
+        pub(crate) fn deregister<S: ?Sized>(&self, _source: &mut S) -> io::Result<()> {
+            Ok(())
+        }
+
+        /// The kernel side of a socket: `ready` happened on the source registered as `token`
+        /// (data arrived, say), which ends a blocked poll or shows up in the next one.
+        #[cfg(test)]
+        pub(crate) fn report(&self, token: Token, ready: Ready) {
+            self.kernel.push(Event { token, ready });
+        }
+    }
+
+    pub(crate) struct Waker {
+        kernel: Arc<Kernel>,
+        token: Token,
+    }
+
+    impl Waker {
+        pub(crate) fn new(registry: &Registry, token: Token) -> io::Result<Waker> {
+            Ok(Waker {
+                kernel: registry.kernel.clone(),
+                token,
+            })
+        }
+
+        pub(crate) fn wake(&self) -> io::Result<()> {
+            self.kernel.push(Event {
+                token: self.token,
+                ready: Ready::READABLE,
+            });
+            Ok(())
+        }
     }
 }

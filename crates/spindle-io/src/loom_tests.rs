@@ -1,12 +1,25 @@
-//! loom models of the readiness protocol, run on the real `ScheduledIo` code exactly as the
-//! reactor's turn (`set_readiness` + `collect_wakers`, then wake) and a socket operation
-//! (`poll_ready`, try, `clear_readiness` after `WouldBlock`) use it:
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p spindle-io --release --lib
+//! loom models of the crate's cross-thread protocols, run on the real code:
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p spindle-io --release --lib
 //! --target-dir target/loom -- loom_tests`.
 //!
-//! mio cannot run under loom, so "the socket" is a loom atomic counting the bytes waiting in
-//! the kernel: the driver's turn first makes data arrive (as the kernel would) and then
-//! reports the edge; the waiter's "read" takes what is there or answers `WouldBlock`.
+//! This file models the readiness protocol, on the real `ScheduledIo` code exactly as the
+//! reactor's turn (`set_readiness` + `collect_wakers`, then wake) and a socket operation
+//! (`poll_ready`, try, `clear_readiness` after `WouldBlock`) use it. mio cannot run under loom,
+//! so here "the socket" is a loom atomic counting the bytes waiting in the kernel: the driver's
+//! turn first makes data arrive (as the kernel would) and then reports the edge; the waiter's
+//! "read" takes what is there or answers `WouldBlock`.
+//!
+//! The submodules run the real reactor (`Reactor::new`, `try_drive`, `Driver::turn`,
+//! `unpark`) over the crate's epoll stand-in (`crate::loom::epoll`):
+//!
+//! - [`park`]: the I/O parking word of a runtime worker ([`crate::IoParker`]);
+//! - [`block_on`]: the standalone `block_on`'s wake flags and its hand-off rules.
+//!
+//! Besides the models' own assertions, loom fails an execution on a deadlock (every thread
+//! blocked): that is how a lost wake-up shows.
+
+mod block_on;
+mod park;
 
 use crate::ready::{Direction, Ready};
 use crate::scheduled_io::{ReadyEvent, ScheduledIo};

@@ -37,41 +37,25 @@
 //! The facade puts an I/O layer between the timer and the thread parker: each worker's stack
 //! becomes timer → I/O → `ThreadParker`. The timer fires what is due and calls the I/O
 //! layer's `park`/`park_timeout` with its next deadline; the I/O layer blocks in the reactor
-//! if it can, on the `ThreadParker` (`inner` below) otherwise. Per worker it keeps a state
-//! word: `EMPTY`, `IN_REACTOR` or `NOTIFIED`.
+//! (winning [`Reactor::try_drive`], then [`Driver::turn`]) if no other thread is in it, on the
+//! `ThreadParker` otherwise, and its unparker writes the eventfd ([`Reactor::unpark`]) only for
+//! a worker it knows is in the reactor. That layer is [`crate::IoParker`], generic over the
+//! thread parker: its module (`park.rs`) holds the per-worker state word (`EMPTY`,
+//! `IN_REACTOR`, `NOTIFIED`), the protocol, why it loses no wake-up, and the loom models that
+//! check it; the facade's `io_park.rs` only plugs the scheduler's parker into it.
+//! [`Reactor::is_driving`] says whether *some* thread holds the poll; it is for metrics and
+//! tests, since the per-worker state is what tells *which* worker to wake and how.
 //!
-//! ```text
-//! park_timeout(t):                                  // t from the timer; None = no deadline
-//!     match reactor.try_drive() {
-//!         Some(driver) if state.cas(EMPTY -> IN_REACTOR) => driver.turn(t),   // epoll_wait
-//!         Some(driver) => driver.turn(Some(ZERO)),  // NOTIFIED: deliver events, don't block
-//!         None => inner.park_timeout(t),            // another thread is in epoll: condvar
-//!     }
-//!     state.store(EMPTY)                            // awake: any notification is consumed
-//!
-//! unpark():
-//!     if state.swap(NOTIFIED) == IN_REACTOR { reactor.unpark() }   // eventfd write
-//!     else { inner_unparker.unpark() }                             // condvar / token
-//! ```
-//!
-//! Why it is correct: the state word decides between the two wake-up paths with one swap.
-//! If the unparker saw `IN_REACTOR`, the worker holds the poll and will block in (or is
-//! already in) `epoll_wait`: the eventfd edge ends that wait even if it is written before the
-//! wait starts. Otherwise the worker is running, or about to park on its condvar, or lost the
-//! `try_drive` race; the inner parker's own token covers all three, and a worker that wins
-//! the poll after an unpark sees `NOTIFIED` and does not block. An unpark can only cost a
-//! spurious early return, never a lost wake-up. [`Reactor::is_driving`] says whether *some*
-//! thread holds the poll; it is for metrics and tests, since the per-worker state above is
-//! what tells *which* worker to wake and how.
-//!
-//! Other duties of the facade: call `try_turn(Some(Duration::ZERO))` from the maintenance
-//! tick (a worker that never parks still delivers I/O events; it returns `None` at once if
-//! another worker is blocked in the reactor, which is then the one delivering them), make the
-//! reactor current on its threads ([`crate::enter`]), install [`crate::set_default_reactor`],
-//! and call [`Reactor::shutdown`] when the runtime is dropped, so sockets that outlive it fail
-//! their pending and later operations instead of hanging.
+//! The maintenance tick's `park_timeout(Duration::ZERO)` becomes `try_turn(Some(ZERO))` there
+//! (a worker that never parks still delivers I/O events; it returns `None` at once if another
+//! worker is blocked in the reactor, which is then the one delivering them). Other duties of
+//! the facade: make the reactor current on its threads ([`crate::enter`]), install
+//! [`crate::set_default_reactor`], and call [`Reactor::shutdown`] when the runtime is dropped,
+//! so sockets that outlive it fail their pending and later operations instead of hanging.
 
-use crate::loom::{AtomicBool, Mutex, MutexGuard};
+use crate::loom::epoll::{self, Events, Poll, Registry, Waker as EventFd};
+use crate::loom::thread::Thread;
+use crate::loom::{AtomicBool, Mutex, TryMutex, TryMutexGuard};
 use crate::ready::Ready;
 use crate::registrations::{RegistrationSet, WAKE_TOKEN};
 use crate::scheduled_io::{next_tick, shut_down_error, ScheduledIo, REGISTRATION_TICK};
@@ -83,7 +67,6 @@ use std::io;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::task::Waker;
-use std::thread::Thread;
 use std::time::Duration;
 
 /// How many events one turn takes from epoll at most (tokio's default too). More stay queued
@@ -103,14 +86,16 @@ const EVENTS_PER_TURN: usize = 1024;
 /// assert_eq!(events, 0);
 /// ```
 pub struct Reactor {
-    poll: Mutex<PollState>,
+    poll: TryMutex<PollState>,
     driving: AtomicBool,
-    registry: mio::Registry,
-    waker: mio::Waker,
+    /// Registers sockets; `pub(crate)` so that the loom models can play the kernel through
+    /// its stand-in ([`crate::loom::epoll`]).
+    pub(crate) registry: Registry,
+    waker: EventFd,
     registrations: Mutex<Registrations>,
     /// Threads in [`Reactor::block_on`] that could not drive and wait for a wake; woken when a
     /// `block_on` returns, so that one of them takes over the driving.
-    pub(crate) block_on_waiters: parking_lot::Mutex<Vec<Thread>>,
+    pub(crate) block_on_waiters: Mutex<Vec<Thread>>,
     /// Where host-name lookups run: the runtime's blocking pool, once it sets one.
     blocking_spawner: std::sync::OnceLock<BlockingSpawner>,
 }
@@ -119,8 +104,8 @@ pub struct Reactor {
 type BlockingSpawner = Box<dyn Fn(Box<dyn FnOnce() + Send>) + Send + Sync>;
 
 struct PollState {
-    poll: mio::Poll,
-    events: mio::Events,
+    poll: Poll,
+    events: Events,
     tick: u16,
 }
 
@@ -151,7 +136,7 @@ thread_local! {
 #[must_use = "a Driver holds the reactor's poll until it turns or is dropped"]
 pub struct Driver<'a> {
     reactor: &'a Reactor,
-    state: MutexGuard<'a, PollState>,
+    state: TryMutexGuard<'a, PollState>,
 }
 
 impl Reactor {
@@ -166,13 +151,13 @@ impl Reactor {
     /// assert_eq!(reactor.registrations(), 0);
     /// ```
     pub fn new() -> io::Result<Arc<Reactor>> {
-        let poll = mio::Poll::new()?;
+        let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
-        let waker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
+        let waker = EventFd::new(poll.registry(), WAKE_TOKEN)?;
         Ok(Arc::new(Reactor {
-            poll: Mutex::new(PollState {
+            poll: TryMutex::new(PollState {
                 poll,
-                events: mio::Events::with_capacity(EVENTS_PER_TURN),
+                events: Events::with_capacity(EVENTS_PER_TURN),
                 tick: REGISTRATION_TICK,
             }),
             driving: AtomicBool::new(false),
@@ -182,7 +167,7 @@ impl Reactor {
                 set: RegistrationSet::new(),
                 shut_down: false,
             }),
-            block_on_waiters: parking_lot::Mutex::new(Vec::new()),
+            block_on_waiters: Mutex::new(Vec::new()),
             blocking_spawner: std::sync::OnceLock::new(),
         }))
     }
@@ -415,7 +400,7 @@ impl Driver<'_> {
                 }
                 applied += 1;
                 if let Some(io) = registrations.set.get(event.token()) {
-                    let ready = Ready::from_mio(event);
+                    let ready = epoll::readiness(event);
                     io.set_readiness(tick, ready);
                     io.collect_wakers(ready, &mut wakers);
                 }

@@ -1,70 +1,42 @@
-//! The I/O layer of each worker's parking stack (timer → I/O → thread parker).
+//! The I/O layer of each worker's parking stack (timer → I/O → thread parker): spindle-io's
+//! [`spindle_io::IoParker`] over the scheduler's [`ThreadParker`], seen through the scheduler's
+//! `Park`/`Unpark` seam.
 //!
 //! A worker with nothing to run blocks in the reactor's `epoll_wait` if no other worker is
-//! already there, and on its own condition variable otherwise: one idle worker at a time
-//! polls the reactor, the others sleep. The reactor is held only while parked, never while a
-//! task runs, so a worker stuck in a long poll cannot hold I/O hostage: the next worker to
-//! park takes the reactor (and while any worker is busy, idle workers re-park every 2 ms, so
-//! one of them is soon in `epoll_wait`). The protocol, and why no wake-up is lost, is in
-//! `spindle_io::Reactor`'s module doc.
+//! already there, and on its `ThreadParker` otherwise; an unpark writes the reactor's eventfd
+//! only for a worker in the reactor. The protocol, why it loses no wake-up, and its loom models
+//! live with the code in spindle-io (`park.rs`), since loom cannot build this crate. The engine
+//! crates do not know each other, so this module only adapts: newtypes that carry the
+//! scheduler's parker into spindle-io's `ThreadPark`/`ThreadUnpark` traits and spindle-io's
+//! parker into the scheduler's `Park`/`Unpark` (the orphan rule allows neither impl directly).
+//! All of it is static dispatch: each method forwards to one call that the compiler inlines.
 
-use spindle_io::Reactor;
+use spindle_io::{Reactor, ThreadPark, ThreadUnpark};
 use spindle_scheduler::{Park, ThreadParker, ThreadUnparker, Unpark};
-use std::sync::atomic::AtomicU8;
-use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
 
-const EMPTY: u8 = 0;
-const IN_REACTOR: u8 = 1;
-const NOTIFIED: u8 = 2;
-
 /// One worker's I/O layer.
-pub(crate) struct IoParker {
-    inner: ThreadParker,
-    reactor: Arc<Reactor>,
-    state: Arc<AtomicU8>,
-}
+pub(crate) struct IoParker(spindle_io::IoParker<WorkerThread>);
 
 /// Wakes an [`IoParker`]: through the reactor's eventfd if it is in `epoll_wait`, through its
-/// condition variable otherwise.
+/// `ThreadParker` otherwise.
 #[derive(Clone)]
-pub(crate) struct IoUnparker {
-    inner: ThreadUnparker,
-    reactor: Arc<Reactor>,
-    state: Arc<AtomicU8>,
-}
+pub(crate) struct IoUnparker(spindle_io::IoUnparker<WorkerThreadUnparker>);
+
+/// The scheduler's `ThreadParker` as spindle-io's `ThreadPark`.
+struct WorkerThread(ThreadParker);
+
+/// The scheduler's `ThreadUnparker` as spindle-io's `ThreadUnpark`.
+#[derive(Clone)]
+struct WorkerThreadUnparker(ThreadUnparker);
 
 impl IoParker {
     pub(crate) fn new(reactor: Arc<Reactor>) -> IoParker {
-        IoParker {
-            inner: ThreadParker::new(),
+        IoParker(spindle_io::IoParker::new(
+            WorkerThread(ThreadParker::new()),
             reactor,
-            state: Arc::new(AtomicU8::new(EMPTY)),
-        }
-    }
-
-    fn park_for(&mut self, timeout: Option<Duration>) {
-        if timeout == Some(Duration::ZERO) {
-            // Maintenance: deliver ready events without blocking (or let the worker already
-            // in the reactor deliver them).
-            let _ = self.reactor.try_turn(Some(Duration::ZERO));
-            return;
-        }
-        match self.reactor.try_drive() {
-            Some(driver) => {
-                let block = self
-                    .state
-                    .compare_exchange(EMPTY, IN_REACTOR, SeqCst, SeqCst)
-                    .is_ok();
-                let _ = driver.turn(if block { timeout } else { Some(Duration::ZERO) });
-            }
-            None => match timeout {
-                Some(timeout) => self.inner.park_timeout(timeout),
-                None => self.inner.park(),
-            },
-        }
-        self.state.store(EMPTY, SeqCst);
+        ))
     }
 }
 
@@ -72,28 +44,42 @@ impl Park for IoParker {
     type Unpark = IoUnparker;
 
     fn unpark(&self) -> IoUnparker {
-        IoUnparker {
-            inner: self.inner.unpark(),
-            reactor: self.reactor.clone(),
-            state: self.state.clone(),
-        }
+        IoUnparker(self.0.unparker())
     }
 
     fn park(&mut self) {
-        self.park_for(None);
+        self.0.park();
     }
 
     fn park_timeout(&mut self, timeout: Duration) {
-        self.park_for(Some(timeout));
+        self.0.park_timeout(timeout);
     }
 }
 
 impl Unpark for IoUnparker {
     fn unpark(&self) {
-        if self.state.swap(NOTIFIED, SeqCst) == IN_REACTOR {
-            self.reactor.unpark();
-        } else {
-            self.inner.unpark();
-        }
+        self.0.unpark();
+    }
+}
+
+impl ThreadPark for WorkerThread {
+    type Unparker = WorkerThreadUnparker;
+
+    fn unparker(&self) -> WorkerThreadUnparker {
+        WorkerThreadUnparker(Park::unpark(&self.0))
+    }
+
+    fn park(&mut self) {
+        Park::park(&mut self.0);
+    }
+
+    fn park_timeout(&mut self, timeout: Duration) {
+        Park::park_timeout(&mut self.0, timeout);
+    }
+}
+
+impl ThreadUnpark for WorkerThreadUnparker {
+    fn unpark(&self) {
+        Unpark::unpark(&self.0);
     }
 }

@@ -1,0 +1,392 @@
+//! The I/O layer of a runtime worker's parking stack: park in the reactor if no other thread
+//! is in it, on the worker's own thread parker otherwise, and an unparker that knows which of
+//! the two to wake.
+//!
+//! A runtime puts one [`IoParker`] per worker between its timer and its thread parker (the
+//! facade's stack is timer → I/O → the scheduler's `ThreadParker`). The thread parker is
+//! whatever implements [`ThreadPark`]; the crate depends on no scheduler, and the parker is a
+//! type parameter, so a park or an unpark costs no virtual call. One idle worker at a time
+//! blocks in `epoll_wait` and delivers everybody's I/O events; the others sleep on their thread
+//! parkers. The reactor is held only while parked, never while a task runs, so a worker stuck
+//! in a long poll cannot hold I/O hostage: the next worker to park takes the poll.
+//!
+//! # The state word
+//!
+//! Each worker has one word, shared by its parker and its unparkers:
+//!
+//! | state | meaning |
+//! | --- | --- |
+//! | `EMPTY` | no notification pending, the worker is not in the reactor |
+//! | `IN_REACTOR` | the worker holds the reactor's poll and blocks (or is about to block) in it |
+//! | `NOTIFIED` | an unpark arrived since the worker last woke |
+//!
+//! | who | event | transition |
+//! | --- | --- | --- |
+//! | parker | won `try_drive`, state `EMPTY` | `EMPTY` → `IN_REACTOR` (one compare-exchange), then the turn blocks up to the timeout |
+//! | parker | won `try_drive`, state `NOTIFIED` | none: the turn does not block (zero timeout) |
+//! | parker | lost `try_drive` | none: it parks on its thread parker |
+//! | parker | woke up, by any path | any → `EMPTY` (the notification is consumed) |
+//! | unparker | any | any → `NOTIFIED` (one swap); if it was `IN_REACTOR`, write the reactor's eventfd, otherwise unpark the thread parker |
+//!
+//! ```text
+//! park_timeout(t):                                  // t from the timer; None = no deadline
+//!     match reactor.try_drive() {
+//!         Some(driver) if state.cas(EMPTY -> IN_REACTOR) => driver.turn(t),   // epoll_wait
+//!         Some(driver) => driver.turn(Some(ZERO)),  // NOTIFIED: deliver events, don't block
+//!         None => inner.park_timeout(t),            // another thread is in epoll: condvar
+//!     }
+//!     state.store(EMPTY)
+//!
+//! unpark():
+//!     if state.swap(NOTIFIED) == IN_REACTOR { reactor.unpark() }   // eventfd write
+//!     else { inner_unparker.unpark() }                             // condvar / token
+//! ```
+//!
+//! A zero timeout (the scheduler's maintenance tick) is different: it only delivers ready
+//! events, with `try_turn(Some(ZERO))`, or leaves that to the thread already in the reactor.
+//!
+//! # Why no wake-up is lost
+//!
+//! The unparker's swap and the parker's compare-exchange are read-modify-writes of one word,
+//! so exactly one of them comes first:
+//!
+//! - The swap first: the compare-exchange then fails on `NOTIFIED`, and the worker, if it won
+//!   the poll, turns without blocking; if it lost the poll, the unparker saw `EMPTY` and
+//!   unparked the thread parker, whose own token makes the park return whenever it happens.
+//! - The compare-exchange first: the swap sees `IN_REACTOR` and writes the eventfd. The worker
+//!   holds the poll from before its compare-exchange to after its turn, so it is in, or about
+//!   to enter, that turn's `epoll_wait`, and an eventfd edge ends the wait even if written
+//!   before the wait starts.
+//!
+//! A worker that is running, or that lost the poll, has a state other than `IN_REACTOR`, so its
+//! unparks go to the thread parker, which covers a park that has not started yet. An unpark can
+//! cost a spurious early return (a token or an eventfd edge left over), never a lost wake-up.
+//! [`Reactor::is_driving`] says whether *some* thread holds the poll; the state word is what
+//! tells *which* worker to wake and how.
+//!
+//! The loom models in `loom_tests::park` run this code with loom stand-ins for epoll and the
+//! thread parker: a worker in the reactor, a worker behind another one in the reactor, two
+//! workers parking at once, and an unpark that lands before the park.
+
+use crate::loom::AtomicU8;
+use crate::reactor::Reactor;
+use std::fmt;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+use std::time::Duration;
+
+const EMPTY: u8 = 0;
+const IN_REACTOR: u8 = 1;
+const NOTIFIED: u8 = 2;
+
+/// What an [`IoParker`] blocks on when another thread is in the reactor: a runtime's own
+/// thread parker (a condition variable, say).
+///
+/// # Contract
+///
+/// An `unpark` through [`unparker`](ThreadPark::unparker)'s handle that happens before or
+/// during a `park` makes that `park` return; `park` and `park_timeout` may return spuriously.
+///
+/// ```
+/// use spindle_io::{ThreadPark, ThreadUnpark};
+/// use std::thread::Thread;
+/// use std::time::Duration;
+///
+/// /// Parks with std's per-thread token.
+/// struct StdParker;
+///
+/// struct StdUnparker(Thread);
+///
+/// impl ThreadPark for StdParker {
+///     type Unparker = StdUnparker;
+///     fn unparker(&self) -> StdUnparker {
+///         StdUnparker(std::thread::current())
+///     }
+///     fn park(&mut self) {
+///         std::thread::park();
+///     }
+///     fn park_timeout(&mut self, timeout: Duration) {
+///         std::thread::park_timeout(timeout);
+///     }
+/// }
+///
+/// impl ThreadUnpark for StdUnparker {
+///     fn unpark(&self) {
+///         self.0.unpark();
+///     }
+/// }
+///
+/// let mut parker = StdParker;
+/// parker.unparker().unpark();
+/// parker.park(); // the unpark came first: returns at once
+/// ```
+pub trait ThreadPark {
+    /// The handle that wakes this parker from any thread.
+    type Unparker: ThreadUnpark;
+
+    /// A handle that wakes this parker.
+    fn unparker(&self) -> Self::Unparker;
+
+    /// Blocks until unparked (or spuriously).
+    fn park(&mut self);
+
+    /// Blocks until unparked, or until `timeout` has passed (or spuriously).
+    fn park_timeout(&mut self, timeout: Duration);
+}
+
+/// Wakes a [`ThreadPark`] from any thread.
+///
+/// ```
+/// use spindle_io::ThreadUnpark;
+///
+/// struct Nothing;
+/// impl ThreadUnpark for Nothing {
+///     fn unpark(&self) {}
+/// }
+/// Nothing.unpark();
+/// ```
+pub trait ThreadUnpark {
+    /// Makes the parker's current or next park return.
+    fn unpark(&self);
+}
+
+/// One runtime worker's I/O layer: parks in `reactor` if no other thread is driving it, on
+/// `P` otherwise. The state word that tells an unpark which of the two to wake, and why no
+/// wake-up is lost, are described in the module docs of `park.rs`.
+///
+/// ```
+/// use spindle_io::{IoParker, ThreadPark, ThreadUnpark};
+/// use std::time::Duration;
+///
+/// # struct StdParker;
+/// # struct StdUnparker(std::thread::Thread);
+/// # impl ThreadPark for StdParker {
+/// #     type Unparker = StdUnparker;
+/// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
+/// #     fn park(&mut self) { std::thread::park() }
+/// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
+/// # }
+/// # impl ThreadUnpark for StdUnparker {
+/// #     fn unpark(&self) { self.0.unpark() }
+/// # }
+/// let reactor = spindle_io::Reactor::new().unwrap();
+/// let mut parker = IoParker::new(StdParker, reactor);
+/// let unparker = parker.unparker();
+/// let waker = std::thread::spawn(move || unparker.unpark());
+/// parker.park(); // in epoll_wait until the other thread writes the eventfd
+/// waker.join().unwrap();
+/// parker.park_timeout(Duration::ZERO); // delivers ready events, never blocks
+/// ```
+pub struct IoParker<P> {
+    inner: P,
+    reactor: Arc<Reactor>,
+    state: Arc<AtomicU8>,
+}
+
+/// Wakes an [`IoParker`]: through the reactor's eventfd if it is in `epoll_wait`, through its
+/// thread parker otherwise.
+///
+/// ```
+/// use spindle_io::{IoParker, ThreadPark, ThreadUnpark};
+/// # use std::time::Duration;
+/// # struct StdParker;
+/// # struct StdUnparker(std::thread::Thread);
+/// # impl ThreadPark for StdParker {
+/// #     type Unparker = StdUnparker;
+/// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
+/// #     fn park(&mut self) { std::thread::park() }
+/// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
+/// # }
+/// # impl ThreadUnpark for StdUnparker {
+/// #     fn unpark(&self) { self.0.unpark() }
+/// # }
+///
+/// let mut parker = IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
+/// parker.unparker().unpark(); // before the park: not lost
+/// parker.park();
+/// ```
+#[derive(Clone)]
+pub struct IoUnparker<U> {
+    inner: U,
+    reactor: Arc<Reactor>,
+    state: Arc<AtomicU8>,
+}
+
+impl<P: ThreadPark> IoParker<P> {
+    /// The I/O layer over `inner`, parking in `reactor` when it can.
+    ///
+    /// ```
+    /// # use spindle_io::{ThreadPark, ThreadUnpark};
+    /// # use std::time::Duration;
+    /// # struct StdParker;
+    /// # struct StdUnparker(std::thread::Thread);
+    /// # impl ThreadPark for StdParker {
+    /// #     type Unparker = StdUnparker;
+    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
+    /// #     fn park(&mut self) { std::thread::park() }
+    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
+    /// # }
+    /// # impl ThreadUnpark for StdUnparker {
+    /// #     fn unpark(&self) { self.0.unpark() }
+    /// # }
+    /// let reactor = spindle_io::Reactor::new().unwrap();
+    /// let parkers: Vec<_> = (0..2)
+    ///     .map(|_| spindle_io::IoParker::new(StdParker, reactor.clone()))
+    ///     .collect();
+    /// # drop(parkers);
+    /// ```
+    pub fn new(inner: P, reactor: Arc<Reactor>) -> IoParker<P> {
+        IoParker {
+            inner,
+            reactor,
+            state: Arc::new(AtomicU8::new(EMPTY)),
+        }
+    }
+
+    /// A handle that wakes this parker from any thread.
+    ///
+    /// ```
+    /// # use spindle_io::{ThreadPark, ThreadUnpark};
+    /// # use std::time::Duration;
+    /// # struct StdParker;
+    /// # struct StdUnparker(std::thread::Thread);
+    /// # impl ThreadPark for StdParker {
+    /// #     type Unparker = StdUnparker;
+    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
+    /// #     fn park(&mut self) { std::thread::park() }
+    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
+    /// # }
+    /// # impl ThreadUnpark for StdUnparker {
+    /// #     fn unpark(&self) { self.0.unpark() }
+    /// # }
+    /// let parker = spindle_io::IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
+    /// let unparker = parker.unparker();
+    /// std::thread::spawn(move || unparker.unpark()).join().unwrap();
+    /// ```
+    pub fn unparker(&self) -> IoUnparker<P::Unparker> {
+        IoUnparker {
+            inner: self.inner.unparker(),
+            reactor: self.reactor.clone(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// Blocks until unparked: in the reactor's `epoll_wait` (delivering I/O events) if no other
+    /// thread is there, on the thread parker otherwise. May return spuriously.
+    ///
+    /// ```
+    /// # use spindle_io::{ThreadPark, ThreadUnpark};
+    /// # use std::time::Duration;
+    /// # struct StdParker;
+    /// # struct StdUnparker(std::thread::Thread);
+    /// # impl ThreadPark for StdParker {
+    /// #     type Unparker = StdUnparker;
+    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
+    /// #     fn park(&mut self) { std::thread::park() }
+    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
+    /// # }
+    /// # impl ThreadUnpark for StdUnparker {
+    /// #     fn unpark(&self) { self.0.unpark() }
+    /// # }
+    /// let mut parker = spindle_io::IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
+    /// let unparker = parker.unparker();
+    /// std::thread::spawn(move || unparker.unpark());
+    /// parker.park();
+    /// ```
+    pub fn park(&mut self) {
+        self.park_for(None);
+    }
+
+    /// Like [`park`](Self::park), but returns after `timeout` at the latest. A zero timeout
+    /// delivers the reactor's ready events without blocking (or leaves that to the thread
+    /// already in the reactor).
+    ///
+    /// ```
+    /// # use spindle_io::{ThreadPark, ThreadUnpark};
+    /// # use std::time::Duration;
+    /// # struct StdParker;
+    /// # struct StdUnparker(std::thread::Thread);
+    /// # impl ThreadPark for StdParker {
+    /// #     type Unparker = StdUnparker;
+    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
+    /// #     fn park(&mut self) { std::thread::park() }
+    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
+    /// # }
+    /// # impl ThreadUnpark for StdUnparker {
+    /// #     fn unpark(&self) { self.0.unpark() }
+    /// # }
+    /// let mut parker = spindle_io::IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
+    /// parker.park_timeout(Duration::from_millis(1));
+    /// parker.park_timeout(Duration::ZERO);
+    /// ```
+    pub fn park_timeout(&mut self, timeout: Duration) {
+        self.park_for(Some(timeout));
+    }
+
+    fn park_for(&mut self, timeout: Option<Duration>) {
+        if timeout == Some(Duration::ZERO) {
+            let _ = self.reactor.try_turn(Some(Duration::ZERO));
+            return;
+        }
+        match self.reactor.try_drive() {
+            Some(driver) => {
+                let block = self
+                    .state
+                    .compare_exchange(EMPTY, IN_REACTOR, SeqCst, SeqCst)
+                    .is_ok();
+                let _ = driver.turn(if block { timeout } else { Some(Duration::ZERO) });
+            }
+            None => match timeout {
+                Some(timeout) => self.inner.park_timeout(timeout),
+                None => self.inner.park(),
+            },
+        }
+        self.state.store(EMPTY, SeqCst);
+    }
+}
+
+impl<U: ThreadUnpark> IoUnparker<U> {
+    /// Makes the parker's current or next park return: writes the reactor's eventfd if the
+    /// parker is in the reactor, unparks its thread parker otherwise.
+    ///
+    /// ```
+    /// # use spindle_io::{ThreadPark, ThreadUnpark};
+    /// # use std::time::Duration;
+    /// # struct StdParker;
+    /// # struct StdUnparker(std::thread::Thread);
+    /// # impl ThreadPark for StdParker {
+    /// #     type Unparker = StdUnparker;
+    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
+    /// #     fn park(&mut self) { std::thread::park() }
+    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
+    /// # }
+    /// # impl ThreadUnpark for StdUnparker {
+    /// #     fn unpark(&self) { self.0.unpark() }
+    /// # }
+    /// let mut parker = spindle_io::IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
+    /// let unparker = parker.unparker();
+    /// std::thread::spawn(move || unparker.unpark());
+    /// parker.park();
+    /// ```
+    pub fn unpark(&self) {
+        if self.state.swap(NOTIFIED, SeqCst) == IN_REACTOR {
+            self.reactor.unpark();
+        } else {
+            self.inner.unpark();
+        }
+    }
+}
+
+impl<P> fmt::Debug for IoParker<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoParker")
+            .field("state", &self.state.load(SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U> fmt::Debug for IoUnparker<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoUnparker").finish_non_exhaustive()
+    }
+}
