@@ -108,13 +108,13 @@ impl<U: Unpark> Shared<U> {
         }
     }
 
-    /// Called by the last searcher after it parked: wakes a worker if any queue has work.
+    /// Called by the last searcher after it parked: wakes a worker if the injector or a deque
+    /// has work. A LIFO slot does not count: its owner runs it next (an owner never parks
+    /// with a full slot), and one stuck in a long poll is found by the timed parks of the
+    /// idle workers (`worker.rs`), which a wake-up here would only interrupt, in a loop.
     pub(crate) fn notify_if_work_pending(&self) {
-        let pending = !self.injector.is_empty()
-            || self
-                .remotes
-                .iter()
-                .any(|r| !r.stealer.is_empty() || r.has_lifo());
+        let pending =
+            !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty());
         if pending {
             self.notify_parked();
         }

@@ -9,12 +9,14 @@
 //!    tasks waking each other cannot starve the rest of the queue.
 //! 3. Its own deque (FIFO), then the injector (taking a batch).
 //! 4. Searching: steal half of a random victim's deque (`steal_batch_and_pop`), trying every
-//!    worker, then the injector, for a bounded number of rounds with backoff. A victim's LIFO
-//!    slot is taken only if the victim has not started a new poll during the whole search:
-//!    it is stuck in a long poll, and the slot's task would wait behind it.
+//!    worker, then the injector, for [`SEARCH_ROUNDS`] rounds with a short spin between
+//!    them. A searcher never yields its CPU in a loop: on 2 cores, a searcher calling
+//!    `sched_yield` takes time from the one worker that has work (and from the kernel's
+//!    network stack) for nothing; it parks instead, as tokio's and smol's workers do.
 //! 5. Parking, through the [`Park`] seam. While another worker is busy, the park has a
 //!    timeout ([`STRANDED_CHECK_INTERVAL`]): on waking, the worker looks for work stranded
-//!    behind a worker stuck in one poll, so no per-worker state waits on a long poll. When
+//!    behind a worker that has not started a new poll since it parked (its LIFO slot's task,
+//!    or its deque), and takes it over, so no per-worker state waits on a long poll. When
 //!    every worker is idle, parks are untimed: an idle runtime uses no CPU.
 //!
 //! Every [`EVENT_INTERVAL`] ticks the worker also calls `park_timeout(0)`, letting a driver
@@ -38,7 +40,7 @@ pub(crate) const EVENT_INTERVAL: u32 = 61;
 /// LIFO-slot polls in a row before the slot's task goes to the back of the queue.
 pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 /// Rounds over all victims a searching worker makes before it parks.
-const SEARCH_ROUNDS: u32 = 16;
+const SEARCH_ROUNDS: u32 = 3;
 /// How long a worker parks, while another worker is busy, before it looks for stranded work.
 pub(crate) const STRANDED_CHECK_INTERVAL: Duration = Duration::from_millis(2);
 
@@ -106,7 +108,7 @@ pub(crate) struct Worker<P: Park> {
     tick: u32,
     is_searching: bool,
     rng: FastRand,
-    /// Each victim's tick when this worker last looked, for spotting stuck workers.
+    /// Each victim's tick when this worker last parked, for spotting stuck workers.
     seen_ticks: Vec<u32>,
     /// Refilled before every task poll (`coop`).
     budget: crate::coop::Budget,
@@ -225,7 +227,7 @@ impl<P: Park> Worker<P> {
         }
         let workers = self.shared.remotes.len();
         let backoff = Backoff::new();
-        for round in 0..SEARCH_ROUNDS {
+        for _ in 0..SEARCH_ROUNDS {
             let start = self.rng.below(workers);
             for offset in 0..workers {
                 let victim = (start + offset) % workers;
@@ -238,14 +240,6 @@ impl<P: Park> Worker<P> {
                 {
                     return Some(task);
                 }
-                let tick = remote.tick.load(Relaxed);
-                if round == 0 {
-                    self.seen_ticks[victim] = tick;
-                } else if round == SEARCH_ROUNDS - 1 && tick == self.seen_ticks[victim] {
-                    if let Some(task) = remote.take_lifo() {
-                        return Some(task);
-                    }
-                }
             }
             if let Some(task) = self.pop_injector(cx) {
                 return Some(task);
@@ -253,7 +247,7 @@ impl<P: Park> Worker<P> {
             if self.shared.is_shutdown() {
                 return None;
             }
-            backoff.snooze();
+            backoff.spin();
         }
         None
     }
@@ -292,6 +286,7 @@ impl<P: Park> Worker<P> {
                 return;
             }
             if others_busy && self.stranded_work() && self.idle().unpark_worker_by_id(self.index) {
+                self.take_stranded_lifo_tasks(cx);
                 return;
             }
         }
@@ -314,6 +309,18 @@ impl<P: Park> Worker<P> {
                     && remote.tick.load(Relaxed) == self.seen_ticks[victim]
                     && (remote.has_lifo() || !remote.stealer.is_empty())
             })
+    }
+
+    /// Moves into this worker's deque the LIFO tasks of workers that have not started a new
+    /// poll since `sample_ticks`; their deques are left to the search that follows.
+    fn take_stranded_lifo_tasks(&self, cx: &WorkerContext) {
+        for (victim, remote) in self.shared.remotes.iter().enumerate() {
+            if victim != self.index && remote.tick.load(Relaxed) == self.seen_ticks[victim] {
+                if let Some(task) = remote.take_lifo() {
+                    cx.local.push(task);
+                }
+            }
+        }
     }
 
     /// Drops what is left in this worker's queues; the last worker out sweeps the rest.
