@@ -16,6 +16,10 @@
 //!    searcher, checks every queue once more. The producer pushes its work, then reads the
 //!    counts (SeqCst). One of the two sees the other, so work is never left with every worker
 //!    asleep.
+//! 5. A worker that leaves its park by itself (a timer or I/O event under the parking seam
+//!    gave it work) while every other worker is parked nudges one of them. When all workers
+//!    were idle, their parks had no timeout; the nudged one re-parks with one, so that some
+//!    idle worker keeps watching for work stranded behind a long poll (`worker.rs`).
 
 use crate::loom::sync::{AtomicUsize, Mutex};
 use std::sync::atomic::Ordering::SeqCst;
@@ -33,6 +37,13 @@ pub(crate) struct Idle {
 
 #[derive(Clone, Copy)]
 struct Counts(usize);
+
+/// A worker left the sleepers list by itself ([`Idle::unpark_worker_by_id`]).
+pub(crate) struct SelfUnparked {
+    /// Rule 5: a parked worker to wake (and leave on the list), because every worker was
+    /// parked until now.
+    pub(crate) worker_to_nudge: Option<usize>,
+}
 
 impl Counts {
     fn searching(self) -> usize {
@@ -104,18 +115,19 @@ impl Idle {
     }
 
     /// A parked worker woke by itself (a timeout or a driver event) and found work: leave the
-    /// sleepers list. False if someone had already taken it off (it is then counted as
+    /// sleepers list. `None` if someone had already taken it off (it is then counted as
     /// searching, per rule 1).
-    pub(crate) fn unpark_worker_by_id(&self, worker: usize) -> bool {
+    pub(crate) fn unpark_worker_by_id(&self, worker: usize) -> Option<SelfUnparked> {
         let mut sleepers = self.sleepers.lock();
-        match sleepers.iter().position(|&w| w == worker) {
-            Some(index) => {
-                sleepers.swap_remove(index);
-                self.state.fetch_add(ONE_UNPARKED, SeqCst);
-                true
-            }
-            None => false,
-        }
+        let index = sleepers.iter().position(|&w| w == worker)?;
+        sleepers.swap_remove(index);
+        let prev = Counts(self.state.fetch_add(ONE_UNPARKED, SeqCst));
+        let worker_to_nudge = if prev.unparked() == 0 {
+            sleepers.last().copied()
+        } else {
+            None
+        };
+        Some(SelfUnparked { worker_to_nudge })
     }
 
     /// True while `worker` is still on the sleepers list (nobody chose to wake it).
@@ -168,7 +180,27 @@ mod tests {
         assert!(idle.transition_worker_to_searching());
         assert!(idle.transition_worker_to_parked(0, true));
         assert!(idle.is_parked(0));
-        assert!(idle.unpark_worker_by_id(0));
+        assert!(idle.unpark_worker_by_id(0).is_some());
         assert!(!idle.is_parked(0));
+    }
+
+    #[test]
+    fn first_worker_out_of_an_idle_runtime_nudges_a_sleeper() {
+        let idle = Idle::new(3);
+        for worker in 0..3 {
+            assert!(!idle.transition_worker_to_parked(worker, false));
+        }
+        let first = idle.unpark_worker_by_id(1).unwrap();
+        assert!(matches!(first.worker_to_nudge, Some(0 | 2)));
+        assert!(
+            idle.is_parked(0) && idle.is_parked(2),
+            "nudged, not unparked"
+        );
+        let second = idle.unpark_worker_by_id(2).unwrap();
+        assert_eq!(second.worker_to_nudge, None, "a worker is already busy");
+        assert!(
+            idle.unpark_worker_by_id(1).is_none(),
+            "already off the list"
+        );
     }
 }

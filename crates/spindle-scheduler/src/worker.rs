@@ -24,7 +24,7 @@
 
 use crate::idle::Idle;
 use crate::loom::sync::{AtomicPtr, AtomicU32};
-use crate::park::Park;
+use crate::park::{Park, Unpark};
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
 use crate::task::{Header, Runnable};
@@ -277,7 +277,10 @@ impl<P: Park> Worker<P> {
             }
             if self.has_local_work(cx) {
                 // A driver under the seam woke tasks onto this worker.
-                self.is_searching = !self.idle().unpark_worker_by_id(self.index);
+                match self.idle().unpark_worker_by_id(self.index) {
+                    Some(unparked) => self.nudge(unparked.worker_to_nudge),
+                    None => self.is_searching = true,
+                }
                 return;
             }
             if !self.idle().is_parked(self.index) {
@@ -285,10 +288,21 @@ impl<P: Park> Worker<P> {
                 self.is_searching = true;
                 return;
             }
-            if others_busy && self.stranded_work() && self.idle().unpark_worker_by_id(self.index) {
-                self.take_stranded_lifo_tasks(cx);
-                return;
+            if others_busy && self.stranded_work() {
+                if let Some(unparked) = self.idle().unpark_worker_by_id(self.index) {
+                    self.nudge(unparked.worker_to_nudge);
+                    self.take_stranded_lifo_tasks(cx);
+                    return;
+                }
             }
+        }
+    }
+
+    /// Wakes a parked worker without taking it off the sleepers list (rule 5 in `idle.rs`):
+    /// it re-parks, now with a timeout, as a watcher for stranded work.
+    fn nudge(&self, worker: Option<usize>) {
+        if let Some(worker) = worker {
+            self.shared.remotes[worker].unpark.unpark();
         }
     }
 

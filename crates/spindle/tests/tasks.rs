@@ -224,6 +224,30 @@ fn lifo_task_is_not_stranded_behind_a_long_poll() {
     assert!(ran, "the LIFO task waited for the blocked worker");
 }
 
+/// The same, when the whole runtime was idle: the task is woken by its timer on a worker that
+/// parked with a deadline while the other parked with none, then spawns a helper (into its
+/// LIFO slot) and blocks until the helper has run. The other worker must notice that its
+/// neighbour is no longer idle and take the helper over.
+#[test]
+fn lifo_task_is_not_stranded_when_the_runtime_wakes_from_idle() {
+    let rt = runtime(2);
+    let ran = rt.block_on(async {
+        spindle::spawn(async {
+            spindle::sleep(Duration::from_millis(50)).await;
+            let (tx, rx) = std::sync::mpsc::channel();
+            let helper = spindle::spawn(async move {
+                tx.send(()).unwrap();
+            });
+            let ran = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+            helper.await.unwrap();
+            ran
+        })
+        .await
+        .unwrap()
+    });
+    assert!(ran, "the LIFO task waited for the blocked worker");
+}
+
 #[test]
 fn join_all_polls_only_the_woken_futures() {
     use std::future::Future;
