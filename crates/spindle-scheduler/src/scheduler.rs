@@ -55,6 +55,13 @@ pub(crate) struct WorkerContext {
     pub(crate) shared: *const (),
     pub(crate) index: usize,
     pub(crate) local: LocalQueue,
+    /// True while the worker is inside its `Park` (a driver under the seam is waking tasks
+    /// on this thread): tasks it schedules then wake nobody, since the worker runs them on
+    /// return. It is still on the sleepers list then, so a notify could even pick itself, and
+    /// in the reactor that costs an eventfd write per event.
+    pub(crate) in_park: Cell<bool>,
+    /// A notify skipped while `in_park`, owed once the worker is back.
+    pub(crate) notify_owed: Cell<bool>,
 }
 
 #[cfg(not(loom))]
@@ -97,7 +104,11 @@ impl<U: Unpark> Shared<U> {
     fn schedule_local(&self, cx: &WorkerContext, task: Runnable) {
         if let Some(displaced) = self.remotes[cx.index].put_lifo(task) {
             cx.local.push(displaced);
-            self.notify_parked();
+            if cx.in_park.get() {
+                cx.notify_owed.set(true);
+            } else {
+                self.notify_parked();
+            }
         }
     }
 

@@ -29,6 +29,7 @@ use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
 use crate::task::{Header, Runnable};
 use crossbeam_utils::Backoff;
+use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::time::Duration;
@@ -126,6 +127,8 @@ pub(crate) fn run<P: Park>(
         shared: crate::loom::Arc::as_ptr(&shared) as *const (),
         index,
         local,
+        in_park: Cell::new(false),
+        notify_owed: Cell::new(false),
     };
     let workers = shared.remotes.len();
     let mut worker = Worker {
@@ -157,7 +160,8 @@ impl<P: Park> Worker<P> {
         while !self.shared.is_shutdown() {
             self.next_tick();
             if self.tick % EVENT_INTERVAL == 0 {
-                self.park.park_timeout(Duration::ZERO);
+                self.park_in_driver(cx, Some(Duration::ZERO));
+                self.pay_owed_notify(cx);
             }
             match self.next_task(cx).or_else(|| self.search(cx)) {
                 Some(task) => self.run_task(cx, task),
@@ -271,9 +275,9 @@ impl<P: Park> Worker<P> {
             let others_busy = self.idle().num_unparked() > 0;
             if others_busy {
                 self.sample_ticks();
-                self.park.park_timeout(STRANDED_CHECK_INTERVAL);
+                self.park_in_driver(cx, Some(STRANDED_CHECK_INTERVAL));
             } else {
-                self.park.park();
+                self.park_in_driver(cx, None);
             }
             if self.has_local_work(cx) {
                 // A driver under the seam woke tasks onto this worker.
@@ -281,6 +285,7 @@ impl<P: Park> Worker<P> {
                     Some(unparked) => self.nudge(unparked.worker_to_nudge),
                     None => self.is_searching = true,
                 }
+                self.pay_owed_notify(cx);
                 return;
             }
             if !self.idle().is_parked(self.index) {
@@ -295,6 +300,26 @@ impl<P: Park> Worker<P> {
                     return;
                 }
             }
+        }
+    }
+
+    /// Parks through the seam (`None`: untimed), with `in_park` set while the driver under it
+    /// may wake tasks onto this worker.
+    fn park_in_driver(&mut self, cx: &WorkerContext, timeout: Option<Duration>) {
+        cx.in_park.set(true);
+        match timeout {
+            Some(timeout) => self.park.park_timeout(timeout),
+            None => self.park.park(),
+        }
+        cx.in_park.set(false);
+    }
+
+    /// Wakes a parked worker for the tasks the driver queued behind this worker's LIFO slot
+    /// while it was parked (tokio does the same on leaving its park), now that this worker is
+    /// off the sleepers list and cannot be picked itself.
+    fn pay_owed_notify(&self, cx: &WorkerContext) {
+        if cx.notify_owed.replace(false) && !cx.local.is_empty() {
+            self.shared.notify_parked();
         }
     }
 
