@@ -337,28 +337,29 @@ impl<P: Park> Worker<P> {
         }
     }
 
-    /// Work behind a worker that has not started a new poll since `sample_ticks`.
-    fn stranded_work(&self) -> bool {
+    /// The other workers that have not started a new poll since `sample_ticks`.
+    fn stuck_workers(&self) -> impl Iterator<Item = &Remote<P::Unpark>> {
         self.shared
             .remotes
             .iter()
             .enumerate()
-            .any(|(victim, remote)| {
-                victim != self.index
-                    && remote.tick.load(Relaxed) == self.seen_ticks[victim]
-                    && (remote.has_lifo() || !remote.stealer.is_empty())
+            .filter(|&(victim, remote)| {
+                victim != self.index && remote.tick.load(Relaxed) == self.seen_ticks[victim]
             })
+            .map(|(_, remote)| remote)
     }
 
-    /// Moves into this worker's deque the LIFO tasks of workers that have not started a new
-    /// poll since `sample_ticks`; their deques are left to the search that follows.
+    /// Work behind a stuck worker.
+    fn stranded_work(&self) -> bool {
+        self.stuck_workers()
+            .any(|remote| remote.has_lifo() || !remote.stealer.is_empty())
+    }
+
+    /// Moves the stuck workers' LIFO tasks into this worker's deque; their deques are left to
+    /// the search that follows.
     fn take_stranded_lifo_tasks(&self, cx: &WorkerContext) {
-        for (victim, remote) in self.shared.remotes.iter().enumerate() {
-            if victim != self.index && remote.tick.load(Relaxed) == self.seen_ticks[victim] {
-                if let Some(task) = remote.take_lifo() {
-                    cx.local.push(task);
-                }
-            }
+        for task in self.stuck_workers().filter_map(Remote::take_lifo) {
+            cx.local.push(task);
         }
     }
 

@@ -200,26 +200,28 @@ fn a_spinning_task_holds_one_worker_not_the_runtime() {
     rt.block_on(spinner).unwrap();
 }
 
+/// Spawns a helper from this worker (it lands in the worker's LIFO slot), then blocks the
+/// worker, as a misbehaving task would, until the helper has run elsewhere or 10 s passed.
+/// True if the helper ran while the worker was blocked.
+async fn block_until_the_lifo_helper_runs_elsewhere() -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let helper = spindle::spawn(async move {
+        tx.send(()).unwrap();
+    });
+    let ran = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+    helper.await.unwrap();
+    ran
+}
+
 /// A task woken while its worker is stuck in a long poll (so it lands in that worker's LIFO
 /// slot) is taken over by the other worker rather than waiting for the poll to end.
 #[test]
 fn lifo_task_is_not_stranded_behind_a_long_poll() {
     let rt = runtime(2);
     let ran = rt.block_on(async {
-        spindle::spawn(async {
-            let (tx, rx) = std::sync::mpsc::channel();
-            // Spawned from a worker: lands in this worker's LIFO slot.
-            let helper = spindle::spawn(async move {
-                tx.send(()).unwrap();
-            });
-            // Block this worker (as a misbehaving task would) until the helper has run
-            // elsewhere, or give up after 10 s.
-            let ran = rx.recv_timeout(Duration::from_secs(10)).is_ok();
-            helper.await.unwrap();
-            ran
-        })
-        .await
-        .unwrap()
+        spindle::spawn(block_until_the_lifo_helper_runs_elsewhere())
+            .await
+            .unwrap()
     });
     assert!(ran, "the LIFO task waited for the blocked worker");
 }
@@ -234,13 +236,7 @@ fn lifo_task_is_not_stranded_when_the_runtime_wakes_from_idle() {
     let ran = rt.block_on(async {
         spindle::spawn(async {
             spindle::sleep(Duration::from_millis(50)).await;
-            let (tx, rx) = std::sync::mpsc::channel();
-            let helper = spindle::spawn(async move {
-                tx.send(()).unwrap();
-            });
-            let ran = rx.recv_timeout(Duration::from_secs(10)).is_ok();
-            helper.await.unwrap();
-            ran
+            block_until_the_lifo_helper_runs_elsewhere().await
         })
         .await
         .unwrap()
