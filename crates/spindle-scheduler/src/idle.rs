@@ -16,10 +16,15 @@
 //!    searcher, checks every queue once more. The producer pushes its work, then reads the
 //!    counts (SeqCst). One of the two sees the other, so work is never left with every worker
 //!    asleep.
-//! 5. A worker that leaves its park by itself (a timer or I/O event under the parking seam
-//!    gave it work) while every other worker is parked nudges one of them. When all workers
-//!    were idle, their parks had no timeout; the nudged one re-parks with one, so that some
-//!    idle worker keeps watching for work stranded behind a long poll (`worker.rs`).
+//! 5. A parked worker *keeps watch* (parks with a timeout, to look for work stranded behind a
+//!    long poll, `worker.rs`) while another worker is unparked, and for a short grace after the
+//!    runtime was last busy; it decides so under the sleepers lock. A worker that leaves its
+//!    park by itself (a timer or I/O event under the parking seam gave it work) while every
+//!    other worker is parked and none keeps watch nudges one of them, which then decides
+//!    again and keeps watch. Both sides read the other's state under the lock, so a worker
+//!    never leaves an all-idle runtime unwatched. The grace is what keeps a runtime that goes
+//!    idle and busy thousands of times a second (a server under load) from paying a wake-up
+//!    for every nudge.
 
 use crate::loom::sync::{AtomicUsize, Mutex};
 use std::sync::atomic::Ordering::SeqCst;
@@ -31,8 +36,36 @@ const ONE_SEARCHING: usize = 1;
 
 pub(crate) struct Idle {
     state: AtomicUsize,
-    sleepers: Mutex<Vec<usize>>,
+    sleepers: Mutex<Sleepers>,
     num_workers: usize,
+}
+
+/// The parked workers, and which of them keep watch (rule 5).
+struct Sleepers {
+    parked: Vec<usize>,
+    /// Indexed by worker; true only for a parked worker.
+    watching: Vec<bool>,
+}
+
+impl Sleepers {
+    fn remove(&mut self, worker: usize) -> bool {
+        let Some(index) = self.parked.iter().position(|&w| w == worker) else {
+            return false;
+        };
+        self.parked.swap_remove(index);
+        self.watching[worker] = false;
+        true
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        let worker = self.parked.pop()?;
+        self.watching[worker] = false;
+        Some(worker)
+    }
+
+    fn anyone_watching(&self) -> bool {
+        self.parked.iter().any(|&w| self.watching[w])
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -41,7 +74,7 @@ struct Counts(usize);
 /// A worker left the sleepers list by itself ([`Idle::unpark_worker_by_id`]).
 pub(crate) struct SelfUnparked {
     /// Rule 5: a parked worker to wake (and leave on the list), because every worker was
-    /// parked until now.
+    /// parked until now and none keeps watch.
     pub(crate) worker_to_nudge: Option<usize>,
 }
 
@@ -59,7 +92,10 @@ impl Idle {
         assert!(num_workers < SEARCHING_MASK, "too many workers");
         Idle {
             state: AtomicUsize::new(num_workers * ONE_UNPARKED),
-            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            sleepers: Mutex::new(Sleepers {
+                parked: Vec::with_capacity(num_workers),
+                watching: vec![false; num_workers],
+            }),
             num_workers,
         }
     }
@@ -110,7 +146,7 @@ impl Idle {
         let mut sleepers = self.sleepers.lock();
         let decrement = ONE_UNPARKED + if is_searching { ONE_SEARCHING } else { 0 };
         let prev = Counts(self.state.fetch_sub(decrement, SeqCst));
-        sleepers.push(worker);
+        sleepers.parked.push(worker);
         is_searching && prev.searching() == 1
     }
 
@@ -119,23 +155,36 @@ impl Idle {
     /// searching, per rule 1).
     pub(crate) fn unpark_worker_by_id(&self, worker: usize) -> Option<SelfUnparked> {
         let mut sleepers = self.sleepers.lock();
-        let index = sleepers.iter().position(|&w| w == worker)?;
-        sleepers.swap_remove(index);
+        if !sleepers.remove(worker) {
+            return None;
+        }
         let prev = Counts(self.state.fetch_add(ONE_UNPARKED, SeqCst));
-        let worker_to_nudge = if prev.unparked() == 0 {
-            sleepers.last().copied()
+        let worker_to_nudge = if prev.unparked() == 0 && !sleepers.anyone_watching() {
+            sleepers.parked.last().copied()
         } else {
             None
         };
         Some(SelfUnparked { worker_to_nudge })
     }
 
+    /// Rule 5: `worker`, parked, is about to park (again). It keeps watch if another worker is
+    /// unparked or if `in_grace`. Returns whether another worker is unparked.
+    pub(crate) fn keep_watch(&self, worker: usize, in_grace: bool) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        let others_busy = self.counts().unparked() > 0;
+        if sleepers.parked.contains(&worker) {
+            sleepers.watching[worker] = others_busy || in_grace;
+        }
+        others_busy
+    }
+
     /// True while `worker` is still on the sleepers list (nobody chose to wake it).
     pub(crate) fn is_parked(&self, worker: usize) -> bool {
-        self.sleepers.lock().contains(&worker)
+        self.sleepers.lock().parked.contains(&worker)
     }
 
     /// Workers running or searching (not parked).
+    #[cfg(test)]
     pub(crate) fn num_unparked(&self) -> usize {
         self.counts().unparked()
     }
@@ -201,6 +250,38 @@ mod tests {
         assert!(
             idle.unpark_worker_by_id(1).is_none(),
             "already off the list"
+        );
+    }
+
+    #[test]
+    fn no_nudge_while_a_sleeper_keeps_watch() {
+        let idle = Idle::new(3);
+        for worker in 0..3 {
+            assert!(!idle.transition_worker_to_parked(worker, false));
+        }
+        assert!(!idle.keep_watch(0, true), "nobody else is unparked");
+        assert!(!idle.keep_watch(2, false));
+        let first = idle.unpark_worker_by_id(1).unwrap();
+        assert_eq!(first.worker_to_nudge, None, "worker 0 is watching");
+        assert!(idle.keep_watch(2, false), "worker 1 is busy now");
+    }
+
+    #[test]
+    fn a_watcher_woken_by_a_notify_stops_counting_as_one() {
+        let idle = Idle::new(2);
+        assert!(!idle.transition_worker_to_parked(0, false));
+        assert!(!idle.transition_worker_to_parked(1, false));
+        assert!(!idle.keep_watch(1, true));
+        assert_eq!(idle.worker_to_notify(), Some(1));
+        assert!(
+            idle.transition_worker_to_parked(1, true),
+            "the last searcher"
+        );
+        let first = idle.unpark_worker_by_id(0).unwrap();
+        assert_eq!(
+            first.worker_to_nudge,
+            Some(1),
+            "worker 1 re-parked unwatched"
         );
     }
 }

@@ -16,8 +16,10 @@
 //! 5. Parking, through the [`Park`] seam. While another worker is busy, the park has a
 //!    timeout ([`STRANDED_CHECK_INTERVAL`]): on waking, the worker looks for work stranded
 //!    behind a worker that has not started a new poll since it parked (its LIFO slot's task,
-//!    or its deque), and takes it over, so no per-worker state waits on a long poll. When
-//!    every worker is idle, parks are untimed: an idle runtime uses no CPU.
+//!    or its deque), and takes it over, so no per-worker state waits on a long poll. It keeps
+//!    these timed parks for [`WATCH_GRACE`] after it last saw the runtime busy (rule 5 of
+//!    `idle.rs`); after that, when every worker is idle, parks are untimed: an idle runtime
+//!    uses no CPU.
 //!
 //! Every [`EVENT_INTERVAL`] ticks the worker also calls `park_timeout(0)`, letting a driver
 //! under the seam (timers, I/O) deliver events even when the worker never runs dry.
@@ -32,7 +34,7 @@ use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Ticks between two checks of the injector ahead of the local queue (Go's and tokio's 61).
 pub(crate) const GLOBAL_QUEUE_INTERVAL: u32 = 61;
@@ -44,6 +46,11 @@ pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 const SEARCH_ROUNDS: u32 = 3;
 /// How long a worker parks, while another worker is busy, before it looks for stranded work.
 pub(crate) const STRANDED_CHECK_INTERVAL: Duration = Duration::from_millis(2);
+/// How long a parked worker keeps watch (timed parks) after it last saw the runtime busy.
+/// Long enough to span the idle gaps of a loaded server (so leaving an idle runtime does not
+/// cost a nudge each time), short enough that an idle runtime is quiet within a few dozen
+/// milliseconds.
+const WATCH_GRACE: Duration = Duration::from_millis(20);
 
 /// The parts of a worker that other threads may touch.
 pub(crate) struct Remote<U> {
@@ -111,6 +118,8 @@ pub(crate) struct Worker<P: Park> {
     rng: FastRand,
     /// Each victim's tick when this worker last parked, for spotting stuck workers.
     seen_ticks: Vec<u32>,
+    /// Until when this worker keeps watch even if every other worker is idle.
+    watch_until: Instant,
     /// Refilled before every task poll (`coop`).
     budget: crate::coop::Budget,
 }
@@ -139,6 +148,7 @@ pub(crate) fn run<P: Park>(
         is_searching: false,
         rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
         seen_ticks: vec![0; workers],
+        watch_until: Instant::now(),
         budget,
     };
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
@@ -271,9 +281,14 @@ impl<P: Park> Worker<P> {
         if was_last_searcher {
             self.shared.notify_if_work_pending();
         }
+        self.watch_until = Instant::now() + WATCH_GRACE;
         while !self.shared.is_shutdown() {
-            let others_busy = self.idle().num_unparked() > 0;
+            let now = Instant::now();
+            let others_busy = self.idle().keep_watch(self.index, now < self.watch_until);
             if others_busy {
+                self.watch_until = now + WATCH_GRACE;
+            }
+            if now < self.watch_until {
                 self.sample_ticks();
                 self.park_in_driver(cx, Some(STRANDED_CHECK_INTERVAL));
             } else {

@@ -1,4 +1,5 @@
-//! The idle protocol (rule 4 of [`crate::idle`]) against a push into the injector.
+//! The idle protocol: rule 4 of [`crate::idle`] against a push into the injector, and rule 5
+//! (keeping watch) against a worker leaving an all-idle runtime.
 //!
 //! The producer does what `Shared::schedule_remote` does after its push: a SeqCst fence, then
 //! `worker_to_notify` and an unpark. The worker does what `Worker::search` and `Worker::park`
@@ -124,5 +125,58 @@ fn injector_push_vs_last_searcher_parking() {
         assert_eq!(idle.num_searching(), 0);
         assert_eq!(idle.num_unparked(), 1);
         assert!(!idle.is_parked(0));
+    });
+}
+
+/// Rule 5: worker 1 leaves an all-idle runtime by itself (an event under its park gave it
+/// work) while worker 0, parked, ends its grace: one timed park in grace, then it decides
+/// again without. Worker 1 nudges worker 0 only if nobody keeps watch; worker 0 stops
+/// watching only if nobody is unparked. Worker 0 must end up watching (seeing worker 1 busy)
+/// whatever the interleaving.
+///
+/// Catches: worker 0 parked untimed for good while worker 1 is busy (loom reports the
+/// deadlock), which is what happens if `keep_watch` reads the counts outside the sleepers
+/// lock, if `unpark_worker_by_id` counts a watcher that has stopped watching, or if it does
+/// not nudge when nobody watches.
+#[test]
+fn leaving_an_idle_runtime_vs_a_watcher_ending_its_grace() {
+    model(|| {
+        let idle = Arc::new(Idle::new(2));
+        assert!(!idle.transition_worker_to_parked(0, false));
+        assert!(!idle.transition_worker_to_parked(1, false));
+        let mut parker = ThreadParker::new();
+        let unparker = parker.unpark();
+
+        let leaving = {
+            let idle = idle.clone();
+            thread::spawn(move || {
+                let unparked = idle.unpark_worker_by_id(1).expect("worker 1 was parked");
+                if let Some(worker) = unparked.worker_to_nudge {
+                    assert_eq!(worker, 0);
+                    unparker.unpark();
+                }
+            })
+        };
+        let watcher = {
+            let idle = idle.clone();
+            thread::spawn(move || {
+                let mut in_grace = true;
+                loop {
+                    if idle.keep_watch(0, in_grace) {
+                        break;
+                    }
+                    if in_grace {
+                        parker.park_timeout(STRANDED_CHECK_INTERVAL);
+                        in_grace = false;
+                    } else {
+                        parker.park();
+                    }
+                }
+            })
+        };
+        leaving.join().unwrap();
+        watcher.join().unwrap();
+        assert!(idle.is_parked(0), "a nudge leaves the worker on the list");
+        assert_eq!(idle.num_unparked(), 1);
     });
 }
