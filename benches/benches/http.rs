@@ -55,7 +55,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use spindle::compat::hyper::HyperIo;
-use spindle_benches::worker_count;
+use spindle_benches::{quantile, worker_count};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -297,12 +297,6 @@ fn paired_rounds(rounds: usize) {
         quantile(&mut ratios, 0.25),
         quantile(&mut ratios, 0.75),
     );
-}
-
-/// The `q` quantile of `values` (nearest rank); sorts them.
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
 /// Criterion's entry point, in a module so the `pub fn` the macro generates stays private.

@@ -39,11 +39,26 @@
 //!
 //! Run: `cargo bench -p spindle-benches --bench io` (about seven minutes on two cores, two of
 //! them spent waiting for TIME_WAIT to drain).
+//!
+//! # Paired rounds
+//!
+//! Criterion measures one runtime after the other, and this machine's two shared cores drift
+//! between phases in which everything slows down together, so one runtime can land in a slow
+//! phase and the next in a fast one. `IO_PAIRED_ROUNDS=N` (instead of criterion) builds all
+//! three runtimes at once and, for `tcp_echo_rr`, `tcp_bulk` and `udp_rr`, runs N rounds of one
+//! iteration on each, rotating which runtime goes first; it prints each runtime's median time
+//! and the medians (and quartiles) of the per-round time ratios spindle/tokio and spindle/smol:
+//! both sides of a ratio were measured within seconds of each other. (`tcp_accept` stays
+//! criterion-only: its TIME_WAIT sockets would carry over from one runtime's iteration to the
+//! next.) `IO_PAIRED_ROUNDS=20 cargo bench -p spindle-benches --bench io` takes about two
+//! minutes.
 
-use criterion::{criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput};
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use spindle_benches::io::Net;
-use spindle_benches::{worker_count, Contender, SmolRuntime, SpindleRuntime, TokioRuntime};
+use spindle_benches::{
+    quantile, worker_count, Contender, SmolRuntime, SpindleRuntime, TokioRuntime,
+};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -317,6 +332,79 @@ fn io(c: &mut Criterion) {
     );
 }
 
+/// Runs `rounds` paired rounds of one workload (see the module docs) and prints the medians.
+macro_rules! paired_rounds {
+    ($name:literal, $workload:ident, $rounds:expr, $spindle:expr, $tokio:expr, $smol:expr) => {{
+        /// One iteration on `rt`, in seconds.
+        fn timed<C: Contender>(rt: &C) -> f64
+        where
+            C::Spawner: Net,
+        {
+            let spawner = rt.spawner();
+            let start = Instant::now();
+            rt.block_on($workload(spawner));
+            start.elapsed().as_secs_f64()
+        }
+        let (spindle, tokio, smol) = ($spindle, $tokio, $smol);
+        // One untimed iteration each, as criterion warms up.
+        timed(spindle);
+        timed(tokio);
+        timed(smol);
+        let mut times: [Vec<f64>; 3] = Default::default();
+        for round in 0..$rounds {
+            for turn in 0..3 {
+                let contender = (round + turn) % 3;
+                times[contender].push(match contender {
+                    0 => timed(spindle),
+                    1 => timed(tokio),
+                    _ => timed(smol),
+                });
+            }
+        }
+        print_paired($name, times);
+    }};
+}
+
+/// Prints one workload's paired-round medians: times per runtime, and per-round time ratios.
+fn print_paired(name: &str, times: [Vec<f64>; 3]) {
+    let ratios = |peer: &[f64]| -> Vec<f64> {
+        times[0]
+            .iter()
+            .zip(peer)
+            .map(|(own, peer)| own / peer)
+            .collect()
+    };
+    let (mut vs_tokio, mut vs_smol) = (ratios(&times[1]), ratios(&times[2]));
+    let [mut spindle, mut tokio, mut smol] = times;
+    let rounds = spindle.len();
+    println!(
+        "{name} paired, {rounds} rounds: median ms spindle {:.2}, tokio {:.2}, smol {:.2}; \
+         spindle/tokio in time: median {:.3} (quartiles {:.3} to {:.3}); \
+         spindle/smol: median {:.3} (quartiles {:.3} to {:.3})",
+        1e3 * quantile(&mut spindle, 0.5),
+        1e3 * quantile(&mut tokio, 0.5),
+        1e3 * quantile(&mut smol, 0.5),
+        quantile(&mut vs_tokio, 0.5),
+        quantile(&mut vs_tokio, 0.25),
+        quantile(&mut vs_tokio, 0.75),
+        quantile(&mut vs_smol, 0.5),
+        quantile(&mut vs_smol, 0.25),
+        quantile(&mut vs_smol, 0.75),
+    );
+}
+
+/// `IO_PAIRED_ROUNDS=rounds`: every runtime built once, then the paired rounds of each
+/// round-trip and bulk workload.
+fn paired(rounds: usize) {
+    let workers = worker_count();
+    let spindle = SpindleRuntime::new(workers);
+    let tokio = TokioRuntime::with_io(workers);
+    let smol = SmolRuntime::new(workers);
+    paired_rounds!("tcp_echo_rr", tcp_echo_rr, rounds, &spindle, &tokio, &smol);
+    paired_rounds!("tcp_bulk", tcp_bulk, rounds, &spindle, &tokio, &smol);
+    paired_rounds!("udp_rr", udp_rr, rounds, &spindle, &tokio, &smol);
+}
+
 /// Criterion's entry point, in a module so the `pub fn` the macro generates stays private.
 mod entry {
     use criterion::{criterion_group, Criterion};
@@ -328,4 +416,17 @@ mod entry {
         targets = super::io
     }
 }
-criterion_main!(entry::benches);
+fn main() {
+    match std::env::var("IO_PAIRED_ROUNDS") {
+        Ok(rounds) => match rounds.trim().parse::<usize>() {
+            Ok(n) if n > 0 => paired(n),
+            _ => panic!("IO_PAIRED_ROUNDS={rounds:?} is not a positive whole number of rounds"),
+        },
+        Err(_) => {
+            entry::benches();
+            criterion::Criterion::default()
+                .configure_from_args()
+                .final_summary();
+        }
+    }
+}

@@ -74,6 +74,16 @@ pub fn worker_count() -> usize {
     }
 }
 
+/// The `q` quantile of `values` (nearest rank), for the paired-round reports; sorts them.
+///
+/// # Panics
+///
+/// If `values` is empty.
+pub fn quantile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * q).round() as usize]
+}
+
 /// A way to spawn tasks from inside a runtime, cheap to copy into every task.
 pub trait Spawner: Copy + Send + Sync + 'static {
     /// The handle of a spawned task; awaiting it gives the task's output.

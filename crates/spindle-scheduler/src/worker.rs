@@ -17,9 +17,9 @@
 //!    timeout ([`STRANDED_CHECK_INTERVAL`]): on waking, the worker looks for work stranded
 //!    behind a worker that has not started a new poll since it parked (its LIFO slot's task,
 //!    or its deque), and takes it over, so no per-worker state waits on a long poll. It keeps
-//!    these timed parks for [`WATCH_GRACE`] after it last saw the runtime busy (rule 5 of
-//!    `idle.rs`); after that, when every worker is idle, parks are untimed: an idle runtime
-//!    uses no CPU.
+//!    these timed parks for [`WATCH_GRACE_PARKS`] more parks after it last saw the runtime
+//!    busy (rule 5 of `idle.rs`); after that, when every worker is idle, parks are untimed: an
+//!    idle runtime uses no CPU.
 //!
 //! Every [`EVENT_INTERVAL`] ticks the worker also calls `park_timeout(0)`, letting a driver
 //! under the seam (timers, I/O) deliver events even when the worker never runs dry.
@@ -34,7 +34,7 @@ use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Ticks between two checks of the injector ahead of the local queue (Go's and tokio's 61).
 pub(crate) const GLOBAL_QUEUE_INTERVAL: u32 = 61;
@@ -46,11 +46,12 @@ pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 const SEARCH_ROUNDS: u32 = 3;
 /// How long a worker parks, while another worker is busy, before it looks for stranded work.
 pub(crate) const STRANDED_CHECK_INTERVAL: Duration = Duration::from_millis(2);
-/// How long a parked worker keeps watch (timed parks) after it last saw the runtime busy.
-/// Long enough to span the idle gaps of a loaded server (so leaving an idle runtime does not
-/// cost a nudge each time), short enough that an idle runtime is quiet within a few dozen
-/// milliseconds.
-const WATCH_GRACE: Duration = Duration::from_millis(20);
+/// How many timed parks a parked worker keeps watch for after it last saw the runtime busy
+/// (at most 20 ms). Long enough to span the idle gaps of a loaded server, so that leaving an
+/// idle runtime does not cost a nudge each time; short enough that an idle runtime is quiet
+/// within a few dozen milliseconds. Counted in parks rather than read from the clock, which
+/// would cost a clock read on every park.
+const WATCH_GRACE_PARKS: u32 = 10;
 
 /// The parts of a worker that other threads may touch.
 pub(crate) struct Remote<U> {
@@ -118,8 +119,8 @@ pub(crate) struct Worker<P: Park> {
     rng: FastRand,
     /// Each victim's tick when this worker last parked, for spotting stuck workers.
     seen_ticks: Vec<u32>,
-    /// Until when this worker keeps watch even if every other worker is idle.
-    watch_until: Instant,
+    /// How many more timed parks this worker keeps watch for if every other worker is idle.
+    watch_parks_left: u32,
     /// Refilled before every task poll (`coop`).
     budget: crate::coop::Budget,
 }
@@ -148,7 +149,7 @@ pub(crate) fn run<P: Park>(
         is_searching: false,
         rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
         seen_ticks: vec![0; workers],
-        watch_until: Instant::now(),
+        watch_parks_left: 0,
         budget,
     };
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
@@ -281,14 +282,16 @@ impl<P: Park> Worker<P> {
         if was_last_searcher {
             self.shared.notify_if_work_pending();
         }
-        self.watch_until = Instant::now() + WATCH_GRACE;
+        self.watch_parks_left = WATCH_GRACE_PARKS;
         while !self.shared.is_shutdown() {
-            let now = Instant::now();
-            let others_busy = self.idle().keep_watch(self.index, now < self.watch_until);
+            let others_busy = self
+                .idle()
+                .keep_watch(self.index, self.watch_parks_left > 0);
             if others_busy {
-                self.watch_until = now + WATCH_GRACE;
+                self.watch_parks_left = WATCH_GRACE_PARKS;
             }
-            if now < self.watch_until {
+            if self.watch_parks_left > 0 {
+                self.watch_parks_left -= 1;
                 self.sample_ticks();
                 self.park_in_driver(cx, Some(STRANDED_CHECK_INTERVAL));
             } else {

@@ -149,7 +149,8 @@ impl Timer {
     /// assert!(due.is_empty());
     /// ```
     pub fn fire_due(&self, worker: usize, due: &mut Vec<Waker>) {
-        let now = tick_before(self.origin, Instant::now());
+        // Read the clock only once a wheel has a deadline: most parks have none.
+        let mut now = None;
         for (index, wheel) in self.wheels.iter().enumerate() {
             let busy = wheel.parked_until.load(SeqCst) == RUNNING;
             if index != worker && !busy {
@@ -160,10 +161,13 @@ impl Timer {
             } else {
                 wheel.wheel.try_lock()
             };
-            if let Some(mut guard) = guard {
-                if guard.next_deadline().is_some_and(|next| next <= now) {
-                    guard.advance(now, |waker| due.push(waker));
-                }
+            let Some(mut guard) = guard else { continue };
+            let Some(next) = guard.next_deadline() else {
+                continue;
+            };
+            let now = *now.get_or_insert_with(|| tick_before(self.origin, Instant::now()));
+            if next <= now {
+                guard.advance(now, |waker| due.push(waker));
             }
         }
     }
