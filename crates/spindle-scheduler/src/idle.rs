@@ -184,7 +184,7 @@ impl Idle {
     }
 
     /// Workers running or searching (not parked).
-    #[cfg(test)]
+    #[cfg(all(test, loom))]
     pub(crate) fn num_unparked(&self) -> usize {
         self.counts().unparked()
     }
