@@ -216,20 +216,31 @@ impl<P: Park> Worker<P> {
         loop {
             self.budget.set(crate::coop::BUDGET_PER_POLL);
             if let Some(requeued) = task.run() {
-                cx.local.push(requeued);
-                self.shared.notify_parked();
+                self.push_back(cx, requeued);
             }
             let Some(next) = self.remote().take_lifo() else {
                 return;
             };
             if lifo_polls == MAX_LIFO_POLLS {
-                cx.local.push(next);
-                self.shared.notify_parked();
+                self.push_back(cx, next);
                 return;
             }
             lifo_polls += 1;
             self.next_tick();
             task = next;
+        }
+    }
+
+    /// Puts a task this worker is about to get back to (a task that woke itself, or one taken
+    /// out of the LIFO slot) at the back of its deque, and wakes a parked worker only if other
+    /// work is queued here too. Alone, the task runs next on this worker anyway: a wake-up
+    /// would only send another worker to steal it, and move a task that yields in a loop to
+    /// the other worker and back on every yield.
+    fn push_back(&self, cx: &WorkerContext, task: Runnable) {
+        let others_queued = !cx.local.is_empty() || self.remote().has_lifo();
+        cx.local.push(task);
+        if others_queued {
+            self.shared.notify_parked();
         }
     }
 

@@ -244,6 +244,35 @@ fn lifo_task_is_not_stranded_when_the_runtime_wakes_from_idle() {
     assert!(ran, "the LIFO task waited for the blocked worker");
 }
 
+/// A task that yields in a loop with nothing else queued on its worker keeps running there:
+/// its yields wake no other worker, which would only steal it (moving it, and the timers it
+/// arms, to the other core and back on every yield).
+#[test]
+fn a_task_yielding_alone_stays_on_its_worker() {
+    let rt = runtime(2);
+    let moves = rt.block_on(async {
+        spindle::spawn(async {
+            let mut moves = 0;
+            let mut last = std::thread::current().id();
+            for _ in 0..10_000 {
+                spindle::yield_now().await;
+                let current = std::thread::current().id();
+                if current != last {
+                    moves += 1;
+                    last = current;
+                }
+            }
+            moves
+        })
+        .await
+        .unwrap()
+    });
+    assert!(
+        moves < 20,
+        "the task moved between workers {moves} times in 10_000 yields"
+    );
+}
+
 #[test]
 fn join_all_polls_only_the_woken_futures() {
     use std::future::Future;
