@@ -6,7 +6,7 @@ use common::{closed_port, within_deadline};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use spindle_io::block_on;
 use spindle_io::net::{TcpListener, TcpStream};
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::net::{Shutdown, SocketAddr};
 
 /// A client and a server on two threads (two `block_on`s sharing the standalone reactor)
@@ -139,8 +139,9 @@ fn host_names_resolve_and_connect() {
     });
 }
 
-/// The server reads part of what the client sent and drops its stream: unread data makes the
-/// kernel send a reset, which the client's next read reports as `ConnectionReset`.
+/// The server reads part of what the client sent and drops its stream: data unread in the
+/// kernel makes it send a reset, which the client's next read reports as `ConnectionReset`.
+/// (The client sends more than the server's read-ahead takes, so some stays in the kernel.)
 #[test]
 fn a_peer_reset_surfaces_on_the_next_read() {
     within_deadline(|| {
@@ -148,9 +149,9 @@ fn a_peer_reset_surfaces_on_the_next_read() {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let mut client = TcpStream::connect(listener.local_addr()?).await?;
             let (mut server, _) = listener.accept().await?;
-            client.write_all(b"0123456789").await?;
+            client.write_all(&[7; 1000]).await?;
             let mut first = [0; 1];
-            server.read_exact(&mut first).await?; // the data has arrived; 9 bytes stay unread
+            server.read_exact(&mut first).await?; // the data has arrived; most stays unread
             drop(server);
             let mut buf = [0; 16];
             let error = client.read(&mut buf).await.unwrap_err();
@@ -169,7 +170,7 @@ fn a_peer_reset_surfaces_on_the_next_write() {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let mut client = TcpStream::connect(listener.local_addr()?).await?;
             let (mut server, _) = listener.accept().await?;
-            client.write_all(b"0123456789").await?;
+            client.write_all(&[7; 1000]).await?;
             let mut first = [0; 1];
             server.read_exact(&mut first).await?;
             drop(server);
@@ -191,6 +192,85 @@ fn a_peer_reset_surfaces_on_the_next_write() {
             Ok::<_, io::Error>(())
         })
         .unwrap();
+    });
+}
+
+/// Reads of many sizes, plain and vectored, get every byte in order whatever the stream read
+/// ahead of them (`tcp_stream.rs`, "Read-ahead"): buffers smaller than, as large as and larger
+/// than the read-ahead, and reads whose buffer is filled exactly.
+#[test]
+fn reads_of_every_size_see_every_byte_in_order() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let client = TcpStream::connect(listener.local_addr()?).await?;
+            let (server, _) = listener.accept().await?;
+            let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+            let write = async {
+                (&client).write_all(&payload).await?;
+                (&client).close().await
+            };
+            let read = async {
+                let sizes = [1, 7, 63, 64, 65, 100, 1000, 4096];
+                let mut got = Vec::with_capacity(payload.len());
+                for round in 0.. {
+                    let size = sizes[round % sizes.len()];
+                    let mut buf = vec![0; size];
+                    let n = if round % 3 == 0 {
+                        let (front, back) = buf.split_at_mut(size / 2);
+                        let mut bufs = [IoSliceMut::new(front), IoSliceMut::new(back)];
+                        (&server).read_vectored(&mut bufs).await?
+                    } else {
+                        (&server).read(&mut buf).await?
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                Ok::<_, io::Error>(got)
+            };
+            let (written, got) = futures::join!(write, read);
+            written?;
+            assert!(got? == payload, "the bytes read differ from those sent");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+/// Request/response with exact-size reads, as a length-prefixed protocol does: each read
+/// fills its buffer exactly, and the next one still waits for the peer's next message.
+#[test]
+fn exact_size_reads_wait_for_the_next_message() {
+    within_deadline(|| {
+        let listener = block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            block_on(async {
+                let (mut stream, _) = listener.accept().await?;
+                let mut message = [0; 64];
+                for round in 0..1000u32 {
+                    stream.read_exact(&mut message).await?;
+                    assert_eq!(message[0], round as u8);
+                    stream.write_all(&message).await?;
+                }
+                Ok::<_, io::Error>(())
+            })
+        });
+        block_on(async {
+            let mut stream = TcpStream::connect(addr).await?;
+            let mut reply = [0; 64];
+            for round in 0..1000u32 {
+                stream.write_all(&[round as u8; 64]).await?;
+                stream.read_exact(&mut reply).await?;
+                assert_eq!(reply, [round as u8; 64]);
+            }
+            assert_eq!(stream.read(&mut reply).await?, 0, "the server closed");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+        server.join().unwrap().unwrap();
     });
 }
 

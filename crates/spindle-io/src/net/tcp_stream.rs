@@ -1,4 +1,20 @@
 //! `TcpStream`: a TCP connection, read and written through `futures-io`'s traits.
+//!
+//! # Read-ahead
+//!
+//! Readiness is edge-triggered, so a read must learn that the socket is drained before it may
+//! wait for the next event. A read that returns fewer bytes than asked for says so (TCP hands
+//! over everything queued, up to the buffer's size), and readiness is cleared then. A read
+//! that fills the caller's buffer says nothing, and the next read pays a system call that
+//! fails with `EWOULDBLOCK`: half the reads of a request/response protocol that reads exact
+//! sizes (`read_exact` of a length-prefixed frame, a 64-byte echo).
+//!
+//! So a read asks the kernel for [`READ_AHEAD`] bytes more than the caller's buffer, into a
+//! small buffer of the stream's own (one `readv`). If they do not all come, the socket is
+//! drained and readiness is cleared, with no extra call; bytes that do come are handed out
+//! first by the next read, without a system call. The only visible difference: closing a
+//! stream whose last bytes were read ahead but never read by the caller sends FIN, where
+//! unread bytes in the kernel would have made it RST.
 
 use super::{no_addresses, resolve, with_context, ToSocketAddrs};
 use crate::context;
@@ -7,6 +23,7 @@ use crate::ready::{Direction, Ready};
 use crate::registration::Registration;
 use futures_io::{AsyncRead, AsyncWrite};
 use mio::Interest;
+use parking_lot::Mutex;
 use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
@@ -39,9 +56,51 @@ use std::task::{ready, Context, Poll};
 /// ```
 pub struct TcpStream {
     registration: Registration<mio::net::TcpStream>,
+    read_ahead: Mutex<ReadAhead>,
+}
+
+/// Bytes a read asks the kernel for beyond the caller's buffer (see the module docs).
+const READ_AHEAD: usize = 64;
+
+/// Bytes read from the socket ahead of the caller: `bytes[start..end]`.
+struct ReadAhead {
+    bytes: [u8; READ_AHEAD],
+    start: usize,
+    end: usize,
+}
+
+impl ReadAhead {
+    const EMPTY: ReadAhead = ReadAhead {
+        bytes: [0; READ_AHEAD],
+        start: 0,
+        end: 0,
+    };
+
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Moves as many bytes as fit into `bufs`; returns how many.
+    fn take_into(&mut self, bufs: &mut [IoSliceMut<'_>]) -> usize {
+        let mut taken = 0;
+        for buf in bufs {
+            let n = buf.len().min(self.end - self.start);
+            buf[..n].copy_from_slice(&self.bytes[self.start..self.start + n]);
+            self.start += n;
+            taken += n;
+        }
+        taken
+    }
 }
 
 impl TcpStream {
+    fn with_registration(registration: Registration<mio::net::TcpStream>) -> TcpStream {
+        TcpStream {
+            registration,
+            read_ahead: Mutex::new(ReadAhead::EMPTY),
+        }
+    }
+
     /// Connects to `addr`, trying each resolved address in turn; returns the first connection
     /// that succeeds.
     ///
@@ -95,7 +154,7 @@ impl TcpStream {
             })
         })
         .await?;
-        Ok(TcpStream { registration })
+        Ok(TcpStream::with_registration(registration))
     }
 
     /// Registers an already connected, non-blocking mio stream (from `accept`).
@@ -109,7 +168,7 @@ impl TcpStream {
             Interest::READABLE | Interest::WRITABLE,
             Ready::READABLE | Ready::WRITABLE,
         )?;
-        Ok(TcpStream { registration })
+        Ok(TcpStream::with_registration(registration))
     }
 
     /// Wraps a connected std stream, switching it to non-blocking mode and registering it
@@ -253,11 +312,32 @@ impl TcpStream {
         self.registration.source().shutdown(how)
     }
 
+    /// Reads into `buf` and up to [`READ_AHEAD`] bytes beyond it (see the module docs).
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.registration
-            .poll_transfer(Direction::Read, cx, buf.len(), |mut stream| {
-                stream.read(buf)
-            })
+        let mut ahead = self.read_ahead.lock();
+        if !ahead.is_empty() {
+            return Poll::Ready(Ok(ahead.take_into(&mut [IoSliceMut::new(buf)])));
+        }
+        if buf.is_empty() {
+            return self
+                .registration
+                .poll_transfer(Direction::Read, cx, 0, |mut stream| stream.read(buf));
+        }
+        let wanted = buf.len();
+        let ahead = &mut *ahead;
+        let read = ready!(self.registration.poll_transfer(
+            Direction::Read,
+            cx,
+            wanted + READ_AHEAD,
+            |mut stream| {
+                stream.read_vectored(&mut [IoSliceMut::new(buf), IoSliceMut::new(&mut ahead.bytes)])
+            }
+        ))?;
+        if read > wanted {
+            ahead.start = 0;
+            ahead.end = read - wanted;
+        }
+        Poll::Ready(Ok(read.min(wanted)))
     }
 
     fn poll_read_vectored_priv(
@@ -265,6 +345,10 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
+        let mut ahead = self.read_ahead.lock();
+        if !ahead.is_empty() {
+            return Poll::Ready(Ok(ahead.take_into(bufs)));
+        }
         self.registration
             .poll_transfer(Direction::Read, cx, total_len(bufs), |mut stream| {
                 stream.read_vectored(bufs)
