@@ -21,8 +21,11 @@
 //!    busy (rule 5 of `idle.rs`); after that, when every worker is idle, parks are untimed: an
 //!    idle runtime uses no CPU.
 //!
-//! Every [`EVENT_INTERVAL`] ticks the worker also calls `park_timeout(0)`, letting a driver
-//! under the seam (timers, I/O) deliver events even when the worker never runs dry.
+//! Every [`EVENT_INTERVAL`] ticks, and at most once per [`MIN_EVENT_POLL_GAP`], the worker
+//! also calls `park_timeout(0)`, letting a driver under the seam (timers, I/O) deliver events
+//! even when the worker never runs dry. The gap matters for tasks that poll in tens of
+//! nanoseconds (a task that yields in a loop): there, 61 ticks pass every few microseconds, and
+//! a non-blocking `epoll_wait` each time cost about a sixth of the worker's time.
 
 use crate::idle::Idle;
 use crate::loom::sync::{AtomicPtr, AtomicU32};
@@ -34,12 +37,15 @@ use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Ticks between two checks of the injector ahead of the local queue (Go's and tokio's 61).
 pub(crate) const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 /// Ticks between two non-blocking polls of the driver under the parking seam.
 pub(crate) const EVENT_INTERVAL: u32 = 61;
+/// The least time between two of those polls: a task waiting on I/O or a timer while every
+/// worker is busy waits at most this long, or [`EVENT_INTERVAL`] polls, whichever is longer.
+pub(crate) const MIN_EVENT_POLL_GAP: Duration = Duration::from_micros(100);
 /// LIFO-slot polls in a row before the slot's task goes to the back of the queue.
 pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 /// Rounds over all victims a searching worker makes before it parks.
@@ -121,6 +127,8 @@ pub(crate) struct Worker<P: Park> {
     seen_ticks: Vec<u32>,
     /// How many more timed parks this worker keeps watch for if every other worker is idle.
     watch_parks_left: u32,
+    /// When the next maintenance poll of the driver may run.
+    next_event_poll: Instant,
     /// Refilled before every task poll (`coop`).
     budget: crate::coop::Budget,
 }
@@ -150,6 +158,7 @@ pub(crate) fn run<P: Park>(
         rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
         seen_ticks: vec![0; workers],
         watch_parks_left: 0,
+        next_event_poll: Instant::now(),
         budget,
     };
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
@@ -171,14 +180,25 @@ impl<P: Park> Worker<P> {
         while !self.shared.is_shutdown() {
             self.next_tick();
             if self.tick % EVENT_INTERVAL == 0 {
-                self.park_in_driver(cx, Some(Duration::ZERO));
-                self.pay_owed_notify(cx);
+                self.poll_driver(cx);
             }
             match self.next_task(cx).or_else(|| self.search(cx)) {
                 Some(task) => self.run_task(cx, task),
                 None => self.park(cx),
             }
         }
+    }
+
+    /// The maintenance poll: lets the driver under the seam deliver events without blocking,
+    /// unless it did less than [`MIN_EVENT_POLL_GAP`] ago.
+    fn poll_driver(&mut self, cx: &WorkerContext) {
+        let now = Instant::now();
+        if now < self.next_event_poll {
+            return;
+        }
+        self.next_event_poll = now + MIN_EVENT_POLL_GAP;
+        self.park_in_driver(cx, Some(Duration::ZERO));
+        self.pay_owed_notify(cx);
     }
 
     fn next_tick(&mut self) {

@@ -167,3 +167,56 @@ fn an_idle_runtime_uses_no_cpu() {
         "idle workers used {used:?} in 500 ms"
     );
 }
+
+/// On one worker that never runs dry (a task yields in a loop), the reactor and the timer are
+/// still polled, by the worker's maintenance poll: a socket read and a sleep complete about on
+/// time instead of waiting for the loop to end.
+#[test]
+fn io_and_timers_are_delivered_while_the_only_worker_never_runs_dry() {
+    with_watchdog("io under a yield loop", Duration::from_secs(30), || {
+        let rt = runtime(1);
+        let (elapsed_read, elapsed_sleep) = rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let spinning = stop.clone();
+            let spinner = spindle::spawn(async move {
+                while !spinning.load(std::sync::atomic::Ordering::Relaxed) {
+                    spindle::yield_now().await;
+                }
+            });
+            let peer = std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                std::io::Write::write_all(&mut stream, b"ping").unwrap();
+                stream
+            });
+            let start = Instant::now();
+            let reader = spindle::spawn(async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4];
+                stream.read_exact(&mut buf).await.unwrap();
+                start.elapsed()
+            });
+            let sleeper = spindle::spawn(async move {
+                spindle::sleep(Duration::from_millis(50)).await;
+                start.elapsed()
+            });
+            let elapsed_read = reader.await.unwrap();
+            let elapsed_sleep = sleeper.await.unwrap();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            spinner.await.unwrap();
+            drop(peer.join().unwrap());
+            (elapsed_read, elapsed_sleep)
+        });
+        assert!(
+            elapsed_read < Duration::from_millis(500),
+            "the read took {elapsed_read:?}"
+        );
+        assert!(
+            elapsed_sleep >= Duration::from_millis(50)
+                && elapsed_sleep < Duration::from_millis(500),
+            "the 50 ms sleep took {elapsed_sleep:?}"
+        );
+    });
+}
