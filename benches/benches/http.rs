@@ -55,7 +55,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use spindle::compat::hyper::HyperIo;
-use spindle_benches::{quantile, worker_count};
+use spindle_benches::{paired_rounds_or_criterion, quantile, worker_count};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -314,16 +314,5 @@ mod entry {
 }
 
 fn main() {
-    match std::env::var("HTTP_PAIRED_ROUNDS") {
-        Ok(rounds) => match rounds.trim().parse::<usize>() {
-            Ok(n) if n > 0 => paired_rounds(n),
-            _ => panic!("HTTP_PAIRED_ROUNDS={rounds:?} is not a positive whole number of rounds"),
-        },
-        Err(_) => {
-            entry::benches();
-            criterion::Criterion::default()
-                .configure_from_args()
-                .final_summary();
-        }
-    }
+    paired_rounds_or_criterion("HTTP_PAIRED_ROUNDS", paired_rounds, entry::benches);
 }

@@ -57,7 +57,8 @@ use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use spindle_benches::io::Net;
 use spindle_benches::{
-    quantile, worker_count, Contender, SmolRuntime, SpindleRuntime, TokioRuntime,
+    paired_rounds_or_criterion, quantile, worker_count, Contender, SmolRuntime, SpindleRuntime,
+    TokioRuntime,
 };
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -416,17 +417,7 @@ mod entry {
         targets = super::io
     }
 }
+
 fn main() {
-    match std::env::var("IO_PAIRED_ROUNDS") {
-        Ok(rounds) => match rounds.trim().parse::<usize>() {
-            Ok(n) if n > 0 => paired(n),
-            _ => panic!("IO_PAIRED_ROUNDS={rounds:?} is not a positive whole number of rounds"),
-        },
-        Err(_) => {
-            entry::benches();
-            criterion::Criterion::default()
-                .configure_from_args()
-                .final_summary();
-        }
-    }
+    paired_rounds_or_criterion("IO_PAIRED_ROUNDS", paired, entry::benches);
 }

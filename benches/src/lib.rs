@@ -74,6 +74,27 @@ pub fn worker_count() -> usize {
     }
 }
 
+/// A bench binary's `main`: `paired(rounds)` when the environment variable `var` asks for
+/// paired rounds (see the `io` and `http` benches), criterion's `group` otherwise.
+///
+/// # Panics
+///
+/// If `var` is set to something other than a positive whole number.
+pub fn paired_rounds_or_criterion(var: &str, paired: fn(usize), group: fn()) {
+    match std::env::var(var) {
+        Ok(rounds) => match rounds.trim().parse::<usize>() {
+            Ok(n) if n > 0 => paired(n),
+            _ => panic!("{var}={rounds:?} is not a positive whole number of rounds"),
+        },
+        Err(_) => {
+            group();
+            criterion::Criterion::default()
+                .configure_from_args()
+                .final_summary();
+        }
+    }
+}
+
 /// The `q` quantile of `values` (nearest rank), for the paired-round reports; sorts them.
 ///
 /// # Panics
