@@ -395,15 +395,22 @@ fn print_paired(name: &str, times: [Vec<f64>; 3]) {
 }
 
 /// `IO_PAIRED_ROUNDS=rounds`: every runtime built once, then the paired rounds of each
-/// round-trip and bulk workload.
+/// round-trip and bulk workload, or only of those whose names contain `IO_PAIRED_ONLY`.
 fn paired(rounds: usize) {
     let workers = worker_count();
     let spindle = SpindleRuntime::new(workers);
     let tokio = TokioRuntime::with_io(workers);
     let smol = SmolRuntime::new(workers);
-    paired_rounds!("tcp_echo_rr", tcp_echo_rr, rounds, &spindle, &tokio, &smol);
-    paired_rounds!("tcp_bulk", tcp_bulk, rounds, &spindle, &tokio, &smol);
-    paired_rounds!("udp_rr", udp_rr, rounds, &spindle, &tokio, &smol);
+    let only = std::env::var("IO_PAIRED_ONLY").unwrap_or_default();
+    if "tcp_echo_rr".contains(&only) {
+        paired_rounds!("tcp_echo_rr", tcp_echo_rr, rounds, &spindle, &tokio, &smol);
+    }
+    if "tcp_bulk".contains(&only) {
+        paired_rounds!("tcp_bulk", tcp_bulk, rounds, &spindle, &tokio, &smol);
+    }
+    if "udp_rr".contains(&only) {
+        paired_rounds!("udp_rr", udp_rr, rounds, &spindle, &tokio, &smol);
+    }
 }
 
 /// Criterion's entry point, in a module so the `pub fn` the macro generates stays private.
