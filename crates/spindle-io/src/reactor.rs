@@ -26,11 +26,17 @@
 //!
 //! # Dropping a socket
 //!
-//! The socket deregisters its descriptor from epoll, removes its entry from the registration
-//! set (bumping the slot's generation), and only then closes the descriptor. An event for it
-//! already returned by a turn in progress finds an empty slot or a newer generation and is
-//! dropped; the `ScheduledIo` is freed when its last `Arc` (the socket's) goes, which no turn
-//! can still hold (the turn touches entries only under the set's lock).
+//! The socket removes its entry from the registration set (bumping the slot's generation), and
+//! only then closes the descriptor. Closing it is what takes it off epoll's interest list:
+//! epoll drops a descriptor when its last copy closes, so an explicit `EPOLL_CTL_DEL` first
+//! would be a system call for nothing (two of the eleven or so that one loopback connection,
+//! accepted and closed, costs its two ends). A copy kept elsewhere (a child forked without `exec`) keeps it listed
+//! until that copy closes; its events carry the old token, which finds an empty slot or a
+//! newer generation, and are dropped, as is an event already returned by a turn in progress.
+//! On other systems the socket deregisters explicitly before the entry is removed, as mio asks
+//! of every source. The `ScheduledIo` is freed when
+//! its last `Arc` (the socket's) goes, which no turn can still hold (the turn touches entries
+//! only under the set's lock).
 //!
 //! # Stacking under the scheduler's parking seam (what the facade does)
 //!
@@ -72,6 +78,9 @@ use std::time::Duration;
 /// How many events one turn takes from epoll at most (tokio's default too). More stay queued
 /// in the kernel for the next turn.
 const EVENTS_PER_TURN: usize = 1024;
+/// Whether closing a descriptor takes it off the selector's interest list (epoll's rule; see
+/// "Dropping a socket" in the module docs).
+const CLOSING_DEREGISTERS: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// A mio-based I/O reactor, shared in an `Arc` by a runtime's workers and every socket
 /// registered with it.
@@ -357,12 +366,14 @@ impl Reactor {
         Ok((token, io))
     }
 
-    /// Deregisters `source` from epoll, then forgets `token` (in that order: see the module
-    /// docs). The caller closes the descriptor afterwards.
+    /// Forgets `token`, having first deregistered `source` where closing it would not (see the
+    /// module docs). The caller closes the descriptor afterwards.
     pub(crate) fn deregister(&self, source: &mut impl Source, token: Token) {
-        // Failure means the descriptor was not registered (or is already closed): either way
-        // epoll no longer reports it, which is all that matters here.
-        let _ = self.registry.deregister(source);
+        if !CLOSING_DEREGISTERS {
+            // Failure means the descriptor was not registered (or is already closed): either
+            // way the selector no longer reports it, which is all that matters here.
+            let _ = self.registry.deregister(source);
+        }
         self.registrations.lock().set.remove(token);
     }
 }

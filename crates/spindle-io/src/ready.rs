@@ -30,6 +30,9 @@ impl Ready {
     /// The bits that, once set, stay set: a closed half never reopens, and with edge-triggered
     /// polling no new event would set them again.
     pub(crate) const CLOSED: Ready = Ready(0b0_1100);
+    /// The bits with which epoll reports a non-blocking connect that failed (`EPOLLERR`, and
+    /// `EPOLLHUP` with it).
+    pub(crate) const CONNECT_FAILED: Ready = Ready(0b1_1000);
 
     /// The readiness carried by one mio event.
     pub(crate) fn from_mio(event: &mio::event::Event) -> Ready {

@@ -1,6 +1,6 @@
 //! `Registration`: a socket's link to its reactor. It owns the mio source, so that the
-//! descriptor is deregistered before it is closed, and runs the wait-try-clear loop every
-//! socket operation goes through.
+//! registration is gone before the descriptor is closed (`reactor.rs`, "Dropping a socket"),
+//! and runs the wait-try-clear loop every socket operation goes through.
 //!
 //! # The operation loop
 //!
@@ -32,7 +32,7 @@ use std::io;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-/// A mio source registered with a reactor; deregistered (then closed) on drop.
+/// A mio source registered with a reactor; deregistered (by closing it, on Linux) on drop.
 pub(crate) struct Registration<S: Source> {
     source: S,
     io: Arc<ScheduledIo>,

@@ -38,6 +38,82 @@ fn dropping_sockets_deregisters_them() {
     });
 }
 
+/// The kernel's side of it: a dropped socket leaves every epoll interest list of the process
+/// (read from `/proc/self/fdinfo`), with or without an explicit `EPOLL_CTL_DEL`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_dropped_socket_leaves_the_epoll_interest_list() {
+    within_deadline(|| {
+        let reactor = Reactor::new().unwrap();
+        reactor
+            .block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await?;
+                let client = TcpStream::connect(listener.local_addr()?).await?;
+                let (server, _) = listener.accept().await?;
+                let inodes = [
+                    proc_net::tcp_inode(listener.local_addr()?, None),
+                    proc_net::tcp_inode(client.local_addr()?, Some(listener.local_addr()?)),
+                    proc_net::tcp_inode(listener.local_addr()?, Some(client.local_addr()?)),
+                ];
+                for inode in inodes {
+                    assert!(proc_net::epoll_lists(inode), "socket {inode} registered");
+                }
+                drop((listener, client, server));
+                for inode in inodes {
+                    assert!(!proc_net::epoll_lists(inode), "socket {inode} left epoll");
+                }
+                Ok::<_, io::Error>(())
+            })
+            .unwrap();
+    });
+}
+
+/// What `/proc` says about this process's TCP sockets and epoll instances.
+#[cfg(target_os = "linux")]
+mod proc_net {
+    use std::net::SocketAddr;
+
+    /// `127.0.0.1:port` as `/proc/net/tcp` writes it (x86 and other little-endian hosts).
+    fn hex(addr: SocketAddr) -> String {
+        let SocketAddr::V4(v4) = addr else {
+            panic!("IPv4 only")
+        };
+        format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        )
+    }
+
+    /// The inode of the TCP socket bound to `local` (and connected to `remote`, if given).
+    pub fn tcp_inode(local: SocketAddr, remote: Option<SocketAddr>) -> u64 {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        let remote = remote.map_or("00000000:0000".to_string(), hex);
+        table
+            .lines()
+            .skip(1)
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .find(|fields| fields[1] == hex(local) && fields[2] == remote)
+            .unwrap_or_else(|| panic!("no socket {local} -> {remote} in /proc/net/tcp"))[9]
+            .parse()
+            .unwrap()
+    }
+
+    /// Whether an epoll instance of this process has the socket with `inode` on its interest
+    /// list (each entry of an epoll descriptor's fdinfo names its target's inode, in hex).
+    pub fn epoll_lists(inode: u64) -> bool {
+        let needle = format!(" ino:{inode:x} ");
+        std::fs::read_dir("/proc/self/fd").unwrap().any(|fd| {
+            let fd = fd.unwrap().file_name();
+            let is_epoll = std::fs::read_link(format!("/proc/self/fd/{}", fd.to_string_lossy()))
+                .is_ok_and(|target| target.to_string_lossy() == "anon_inode:[eventpoll]");
+            is_epoll
+                && std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.to_string_lossy()))
+                    .is_ok_and(|info| info.lines().any(|line| line.contains(&needle)))
+        })
+    }
+}
+
 /// A failed connect deregisters the socket it tried, too.
 #[test]
 fn a_failed_connect_leaves_no_registration() {

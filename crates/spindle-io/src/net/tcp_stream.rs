@@ -67,6 +67,8 @@ pub struct TcpStream {
 const READ_AHEAD: usize = 64;
 /// Reads into buffers at least this large do not read ahead (see the module docs).
 const READ_AHEAD_BELOW: usize = 4096;
+/// Whether a writable event without an error bit means a non-blocking connect succeeded.
+const EPOLL_REPORTS_CONNECT_FAILURE: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// Bytes read from the socket ahead of the caller: `bytes[start..end]`.
 struct ReadAhead {
@@ -153,7 +155,12 @@ impl TcpStream {
             Ready::EMPTY,
         )?;
         poll_fn(|cx| {
-            ready!(registration.poll_ready(Direction::Write, cx))?;
+            let event = ready!(registration.poll_ready(Direction::Write, cx))?;
+            if EPOLL_REPORTS_CONNECT_FAILURE && !event.ready.intersects(Ready::CONNECT_FAILED) {
+                // Established: epoll flags a failed handshake with `EPOLLERR`, so
+                // `getsockopt(SO_ERROR)` would only confirm it.
+                return Poll::Ready(Ok(()));
+            }
             Poll::Ready(match registration.source().take_error()? {
                 Some(error) => Err(error),
                 None => Ok(()),
