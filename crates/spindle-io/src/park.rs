@@ -22,6 +22,7 @@
 //!
 //! | who | event | transition |
 //! | --- | --- | --- |
+//! | parker | polling before blocking (below), state `NOTIFIED` or socket events delivered | none: the park is over |
 //! | parker | won `try_drive`, state `EMPTY` | `EMPTY` → `IN_REACTOR` (one compare-exchange), then the turn blocks up to the timeout |
 //! | parker | won `try_drive`, state `NOTIFIED` | none: the turn does not block (zero timeout) |
 //! | parker | lost `try_drive` | none: it parks on its thread parker |
@@ -30,6 +31,17 @@
 //!
 //! ```text
 //! park_timeout(t):                                  // t from the timer; None = no deadline
+//!     if t is None or t >= 1 ms {                   // polling before blocking
+//!         repeat up to 24 times {
+//!             if state == NOTIFIED { break to the end }
+//!             match reactor.try_turn(Some(ZERO)) {  // epoll_wait(0), then wake the tasks
+//!                 Some(events > 0) => break to the end,
+//!                 None => stop polling,             // another thread is in epoll
+//!                 _ => spin a microsecond,
+//!             }
+//!         }
+//!         t -= time spent polling
+//!     }
 //!     match reactor.try_drive() {
 //!         Some(driver) if state.cas(EMPTY -> IN_REACTOR) => driver.turn(t),   // epoll_wait
 //!         Some(driver) => driver.turn(Some(ZERO)),  // NOTIFIED: deliver events, don't block
@@ -44,6 +56,24 @@
 //!
 //! A zero timeout (the scheduler's maintenance tick) is different: it only delivers ready
 //! events, with `try_turn(Some(ZERO))`, or leaves that to the thread already in the reactor.
+//!
+//! # Polling before blocking
+//!
+//! A park that may block (no timeout, or at least [`MIN_TIMEOUT_FOR_POLLING`]) first polls the
+//! reactor without blocking, up to [`POLLS_BEFORE_BLOCKING`] times with a short spin between
+//! (about 50 µs in all), and returns as soon as a poll delivers socket events or an unpark
+//! arrives (the state word reads `NOTIFIED`). It stops polling at once if another thread holds
+//! the reactor: that thread delivers the events, and this one parks on its thread parker.
+//!
+//! Why: waking a thread blocked in `epoll_wait` costs about 21 µs on this machine
+//! (`../shared/reference/floor.md`), and the waking core pays for the inter-processor interrupt. When events come
+//! in a steady stream, as in a bulk transfer whose reader drains the socket faster than the
+//! writer fills it, the reader's worker would otherwise sleep and be woken once per write,
+//! with the writer's core, the bottleneck, paying each time; polling first catches the next
+//! event awake (`tcp_bulk`: 15 to 30% faster, see benchmarks.md). The cost is bounded: at most
+//! one round of polls per park, so a runtime going idle spends about 50 µs before it blocks
+//! for good. The time spent polling comes off the park's timeout, so a timer's deadline is
+//! kept, and a timeout under a millisecond (a timer due soon) blocks at once.
 //!
 //! # Why no wake-up is lost
 //!
@@ -73,11 +103,19 @@ use crate::reactor::Reactor;
 use std::fmt;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const EMPTY: u8 = 0;
 const IN_REACTOR: u8 = 1;
 const NOTIFIED: u8 = 2;
+
+/// Non-blocking polls of the reactor before a park blocks in it (see "Polling before
+/// blocking" in the module docs). One under loom, so the models cover the path.
+const POLLS_BEFORE_BLOCKING: u32 = if cfg!(loom) { 1 } else { 24 };
+/// Spin-loop hints between two of those polls (about a microsecond).
+const SPINS_BETWEEN_POLLS: u32 = 64;
+/// Parks with a shorter timeout do not poll first: the timeout is a timer due soon.
+const MIN_TIMEOUT_FOR_POLLING: Duration = Duration::from_millis(1);
 
 /// What an [`IoParker`] blocks on when another thread is in the reactor: a runtime's own
 /// thread parker (a condition variable, say).
@@ -328,6 +366,10 @@ impl<P: ThreadPark> IoParker<P> {
             let _ = self.reactor.try_turn(Some(Duration::ZERO));
             return;
         }
+        let Some(timeout) = self.poll_before_blocking(timeout) else {
+            self.state.store(EMPTY, SeqCst);
+            return;
+        };
         match self.reactor.try_drive() {
             Some(driver) => {
                 let block = self
@@ -342,6 +384,34 @@ impl<P: ThreadPark> IoParker<P> {
             },
         }
         self.state.store(EMPTY, SeqCst);
+    }
+
+    /// Polls the reactor without blocking before a park that may block (module docs). `None`
+    /// if a poll delivered socket events or an unpark arrived: the park is over. Otherwise
+    /// the timeout left for the blocking part (`Some(None)`: none).
+    fn poll_before_blocking(&self, timeout: Option<Duration>) -> Option<Option<Duration>> {
+        if timeout.is_some_and(|timeout| timeout < MIN_TIMEOUT_FOR_POLLING) {
+            return Some(timeout);
+        }
+        let start = timeout.map(|_| Instant::now());
+        for _ in 0..POLLS_BEFORE_BLOCKING {
+            if self.state.load(SeqCst) == NOTIFIED {
+                return None;
+            }
+            match self.reactor.try_turn(Some(Duration::ZERO)) {
+                Some(Ok(events)) if events > 0 => return None,
+                Some(_) => {}
+                None => break,
+            }
+            for _ in 0..SPINS_BETWEEN_POLLS {
+                std::hint::spin_loop();
+            }
+        }
+        Some(
+            timeout
+                .zip(start)
+                .map(|(timeout, start)| timeout.saturating_sub(start.elapsed())),
+        )
     }
 }
 
