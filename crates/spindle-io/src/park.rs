@@ -31,7 +31,7 @@
 //!
 //! ```text
 //! park_timeout(t):                                  // t from the timer; None = no deadline
-//!     if t is None or t >= 1 ms {                   // polling before blocking
+//!     if t is None or t >= 1 ms, unless paused {    // polling before blocking
 //!         repeat up to 24 times {
 //!             if state == NOTIFIED { break to the end }
 //!             match reactor.try_turn(Some(ZERO)) {  // epoll_wait(0), then wake the tasks
@@ -70,10 +70,16 @@
 //! in a steady stream, as in a bulk transfer whose reader drains the socket faster than the
 //! writer fills it, the reader's worker would otherwise sleep and be woken once per write,
 //! with the writer's core, the bottleneck, paying each time; polling first catches the next
-//! event awake (`tcp_bulk`: 15 to 30% faster, see benchmarks.md). The cost is bounded: at most
-//! one round of polls per park, so a runtime going idle spends about 50 µs before it blocks
-//! for good. The time spent polling comes off the park's timeout, so a timer's deadline is
-//! kept, and a timeout under a millisecond (a timer due soon) blocks at once.
+//! event awake (`tcp_bulk`: 15 to 30% faster, see benchmarks.md). The time spent polling
+//! comes off the park's timeout, so a timer's deadline is kept, and a timeout under a
+//! millisecond (a timer due soon) blocks at once.
+//!
+//! The cost is bounded and pauses when it does not pay: after [`FRUITLESS_ROUNDS_TO_PAUSE`]
+//! rounds in a row that found nothing (a runtime going idle, a server answering a request now
+//! and then), a parker blocks at once, and it polls again only after a blocking park that
+//! ended within [`QUICK_WAKE_UP`], a sign that events come close together again. So an idle
+//! runtime spends about 100 µs polling before it blocks for good, and a lightly loaded one
+//! little more.
 //!
 //! # Why no wake-up is lost
 //!
@@ -116,6 +122,11 @@ const POLLS_BEFORE_BLOCKING: u32 = if cfg!(loom) { 1 } else { 24 };
 const SPINS_BETWEEN_POLLS: u32 = 64;
 /// Parks with a shorter timeout do not poll first: the timeout is a timer due soon.
 const MIN_TIMEOUT_FOR_POLLING: Duration = Duration::from_millis(1);
+/// Fruitless rounds of polling in a row after which a parker stops polling first.
+const FRUITLESS_ROUNDS_TO_PAUSE: u32 = 2;
+/// A blocking park, made while polling is paused, that ends sooner than this means events
+/// come close together again: polling resumes. About one round of polls.
+const QUICK_WAKE_UP: Duration = Duration::from_micros(50);
 
 /// What an [`IoParker`] blocks on when another thread is in the reactor: a runtime's own
 /// thread parker (a condition variable, say).
@@ -219,6 +230,19 @@ pub struct IoParker<P> {
     inner: P,
     reactor: Arc<Reactor>,
     state: Arc<AtomicU8>,
+    /// Rounds of polling before blocking in a row that found nothing; at
+    /// [`FRUITLESS_ROUNDS_TO_PAUSE`], polling pauses (see the module docs).
+    fruitless_rounds: u32,
+}
+
+/// How a round of polling before blocking ended.
+enum Polling {
+    /// A poll delivered socket events, or an unpark arrived: the park is over.
+    Over,
+    /// Another thread holds the reactor (or the timeout is short): block, for the time left.
+    LeftToTheDriver(Option<Duration>),
+    /// Every poll came back empty: block, for the time left.
+    Fruitless(Option<Duration>),
 }
 
 /// Wakes an [`IoParker`]: through the reactor's eventfd if it is in `epoll_wait`, through its
@@ -278,6 +302,7 @@ impl<P: ThreadPark> IoParker<P> {
             inner,
             reactor,
             state: Arc::new(AtomicU8::new(EMPTY)),
+            fruitless_rounds: 0,
         }
     }
 
@@ -366,10 +391,33 @@ impl<P: ThreadPark> IoParker<P> {
             let _ = self.reactor.try_turn(Some(Duration::ZERO));
             return;
         }
-        let Some(timeout) = self.poll_before_blocking(timeout) else {
-            self.state.store(EMPTY, SeqCst);
-            return;
+        let paused = self.fruitless_rounds >= FRUITLESS_ROUNDS_TO_PAUSE;
+        let timeout = if paused {
+            timeout
+        } else {
+            match self.poll_before_blocking(timeout) {
+                Polling::Over => {
+                    self.fruitless_rounds = 0;
+                    self.state.store(EMPTY, SeqCst);
+                    return;
+                }
+                Polling::LeftToTheDriver(timeout) => timeout,
+                Polling::Fruitless(timeout) => {
+                    self.fruitless_rounds += 1;
+                    timeout
+                }
+            }
         };
+        let blocked_since = paused.then(Instant::now);
+        self.block(timeout);
+        if blocked_since.is_some_and(|since| since.elapsed() < QUICK_WAKE_UP) {
+            self.fruitless_rounds = 0;
+        }
+    }
+
+    /// The blocking part of a park: in the reactor if no other thread is there, on the thread
+    /// parker otherwise.
+    fn block(&mut self, timeout: Option<Duration>) {
         match self.reactor.try_drive() {
             Some(driver) => {
                 let block = self
@@ -386,32 +434,32 @@ impl<P: ThreadPark> IoParker<P> {
         self.state.store(EMPTY, SeqCst);
     }
 
-    /// Polls the reactor without blocking before a park that may block (module docs). `None`
-    /// if a poll delivered socket events or an unpark arrived: the park is over. Otherwise
-    /// the timeout left for the blocking part (`Some(None)`: none).
-    fn poll_before_blocking(&self, timeout: Option<Duration>) -> Option<Option<Duration>> {
+    /// Polls the reactor without blocking before a park that may block (module docs), and
+    /// says how that ended, with the timeout left for the blocking part.
+    fn poll_before_blocking(&self, timeout: Option<Duration>) -> Polling {
         if timeout.is_some_and(|timeout| timeout < MIN_TIMEOUT_FOR_POLLING) {
-            return Some(timeout);
+            return Polling::LeftToTheDriver(timeout);
         }
         let start = timeout.map(|_| Instant::now());
+        let time_left = || {
+            timeout
+                .zip(start)
+                .map(|(timeout, start)| timeout.saturating_sub(start.elapsed()))
+        };
         for _ in 0..POLLS_BEFORE_BLOCKING {
             if self.state.load(SeqCst) == NOTIFIED {
-                return None;
+                return Polling::Over;
             }
             match self.reactor.try_turn(Some(Duration::ZERO)) {
-                Some(Ok(events)) if events > 0 => return None,
+                Some(Ok(events)) if events > 0 => return Polling::Over,
                 Some(_) => {}
-                None => break,
+                None => return Polling::LeftToTheDriver(time_left()),
             }
             for _ in 0..SPINS_BETWEEN_POLLS {
                 std::hint::spin_loop();
             }
         }
-        Some(
-            timeout
-                .zip(start)
-                .map(|(timeout, start)| timeout.saturating_sub(start.elapsed())),
-        )
+        Polling::Fruitless(time_left())
     }
 }
 
@@ -458,5 +506,89 @@ impl<P> fmt::Debug for IoParker<P> {
 impl<U> fmt::Debug for IoUnparker<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IoUnparker").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::ready::Ready;
+    use mio::Interest;
+
+    /// A thread parker on std's per-thread token.
+    struct StdParker;
+
+    struct StdUnparker(std::thread::Thread);
+
+    impl ThreadPark for StdParker {
+        type Unparker = StdUnparker;
+        fn unparker(&self) -> StdUnparker {
+            StdUnparker(std::thread::current())
+        }
+        fn park(&mut self) {
+            std::thread::park();
+        }
+        fn park_timeout(&mut self, timeout: Duration) {
+            std::thread::park_timeout(timeout);
+        }
+    }
+
+    impl ThreadUnpark for StdUnparker {
+        fn unpark(&self) {
+            self.0.unpark();
+        }
+    }
+
+    fn parker() -> IoParker<StdParker> {
+        IoParker::new(StdParker, Reactor::new().unwrap())
+    }
+
+    #[test]
+    fn polling_pauses_after_fruitless_rounds_and_resumes_after_a_quick_wake_up() {
+        let mut parker = parker();
+        for round in 1..=FRUITLESS_ROUNDS_TO_PAUSE {
+            parker.park_timeout(Duration::from_millis(2));
+            assert_eq!(parker.fruitless_rounds, round, "nothing came in");
+        }
+        let started = Instant::now();
+        parker.park_timeout(Duration::from_millis(5));
+        assert!(
+            started.elapsed() >= Duration::from_millis(5),
+            "paused: blocked at once"
+        );
+        assert_eq!(parker.fruitless_rounds, FRUITLESS_ROUNDS_TO_PAUSE);
+        parker.unparker().unpark();
+        parker.park_timeout(Duration::from_millis(5));
+        assert_eq!(
+            parker.fruitless_rounds, 0,
+            "a quick wake-up resumes polling"
+        );
+    }
+
+    #[test]
+    fn an_unpark_ends_the_polling_without_blocking() {
+        let mut parker = parker();
+        parker.fruitless_rounds = 1;
+        parker.unparker().unpark();
+        parker.park();
+        assert_eq!(parker.fruitless_rounds, 0, "the round ended early: it paid");
+    }
+
+    #[test]
+    fn a_socket_event_ends_the_polling() {
+        let mut parker = parker();
+        let mut socket = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (_token, _io) = parker
+            .reactor
+            .register(&mut socket, Interest::READABLE, Ready::EMPTY)
+            .unwrap();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(b"x", socket.local_addr().unwrap()).unwrap();
+        parker.fruitless_rounds = 1;
+        parker.park();
+        assert_eq!(
+            parker.fruitless_rounds, 0,
+            "a poll delivered the datagram's event"
+        );
     }
 }
