@@ -66,13 +66,13 @@
 //! the reactor: that thread delivers the events, and this one parks on its thread parker.
 //!
 //! Why: waking a thread blocked in `epoll_wait` costs about 21 µs on this machine
-//! (`../shared/reference/floor.md`), and the waking core pays for the inter-processor interrupt. When events come
-//! in a steady stream, as in a bulk transfer whose reader drains the socket faster than the
-//! writer fills it, the reader's worker would otherwise sleep and be woken once per write,
-//! with the writer's core, the bottleneck, paying each time; polling first catches the next
-//! event awake (`tcp_bulk`: 15 to 30% faster, see benchmarks.md). The time spent polling
-//! comes off the park's timeout, so a timer's deadline is kept, and a timeout under a
-//! millisecond (a timer due soon) blocks at once.
+//! (`../shared/reference/floor.md`), and the waking core pays for the inter-processor
+//! interrupt. When events come in a steady stream, as in a bulk transfer whose reader drains
+//! the socket faster than the writer fills it, the reader's worker would otherwise sleep and
+//! be woken once per write, with the writer's core, the bottleneck, paying each time; polling
+//! first catches the next event awake (`tcp_bulk` takes 12 to 15% less time, see
+//! benchmarks.md). The time spent polling comes off the park's timeout, so a timer's deadline
+//! is kept, and a timeout under a millisecond (a timer due soon) blocks at once.
 //!
 //! The cost is bounded and pauses when it does not pay: after [`FRUITLESS_ROUNDS_TO_PAUSE`]
 //! rounds in a row that found nothing (a runtime going idle, a server answering a request now
