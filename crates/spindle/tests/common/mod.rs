@@ -56,8 +56,33 @@ pub fn scaled(full: usize, min: usize) -> usize {
     ((full as f64 * scale) as usize).max(min)
 }
 
-/// A runtime with `workers` worker threads.
-pub fn runtime(workers: usize) -> spindle::Runtime {
+/// The worker count for a test that works at any count: `SPINDLE_WORKER_THREADS` when it is
+/// set (the soak, `scripts/soak.sh`, sets it per round), `default` otherwise.
+pub fn worker_threads(default: usize) -> usize {
+    match std::env::var("SPINDLE_WORKER_THREADS") {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("SPINDLE_WORKER_THREADS={value:?} is not a positive count")),
+        Err(_) => default,
+    }
+}
+
+/// A runtime with [`worker_threads`]`(default)` workers: `default` unless
+/// `SPINDLE_WORKER_THREADS` says otherwise.
+pub fn runtime(default: usize) -> spindle::Runtime {
+    build_runtime(worker_threads(default))
+}
+
+/// A runtime for a test whose behaviour needs at least `min` workers (one blocked while
+/// another serves, say): `SPINDLE_WORKER_THREADS` raises the count but never below `min`.
+pub fn runtime_with_at_least(min: usize) -> spindle::Runtime {
+    build_runtime(worker_threads(min).max(min))
+}
+
+fn build_runtime(workers: usize) -> spindle::Runtime {
     spindle::Builder::new()
         .worker_threads(workers)
         .build()
