@@ -52,4 +52,6 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-pub use spindle_io::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+pub use spindle_io::net::{
+    default_backlog, TcpListener, TcpSocket, TcpStream, ToSocketAddrs, UdpSocket,
+};

@@ -1,5 +1,6 @@
 //! Non-blocking TCP and UDP sockets on the reactor: [`TcpListener`], [`TcpStream`],
-//! [`UdpSocket`], and the [`ToSocketAddrs`] they take.
+//! [`TcpSocket`] (options before listen or connect), [`UdpSocket`], and the
+//! [`ToSocketAddrs`] they take.
 //!
 //! Every socket is a non-blocking std socket wrapped by mio, registered with the reactor that
 //! is current when it is created. An operation tries the system call first when readiness is
@@ -26,11 +27,13 @@
 
 mod addr;
 mod tcp_listener;
+mod tcp_socket;
 mod tcp_stream;
 mod udp;
 
 pub use addr::ToSocketAddrs;
 pub use tcp_listener::TcpListener;
+pub use tcp_socket::{default_backlog, TcpSocket};
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
 

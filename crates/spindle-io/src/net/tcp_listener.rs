@@ -1,6 +1,6 @@
 //! `TcpListener`: accepts TCP connections without blocking.
 
-use super::{no_addresses, resolve, with_context, TcpStream, ToSocketAddrs};
+use super::{no_addresses, resolve, with_context, TcpSocket, TcpStream, ToSocketAddrs};
 use crate::context;
 use crate::ready::{Direction, Ready};
 use crate::registration::Registration;
@@ -30,7 +30,12 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds to `addr` (each resolved address in turn, until one works) and listens, with
-    /// `SO_REUSEADDR` set and a backlog of 128 (std's).
+    /// `SO_REUSEADDR` set and the system's maximum backlog ([`default_backlog`]:
+    /// `net.core.somaxconn`), not std's 128, so a burst of connections waits in the accept
+    /// queue instead of being dropped. [`TcpSocket`] sets another backlog.
+    ///
+    /// [`default_backlog`]: super::default_backlog
+    /// [`TcpSocket`]: super::TcpSocket
     ///
     /// # Errors
     ///
@@ -46,19 +51,34 @@ impl TcpListener {
     /// .unwrap();
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let reactor = context::current();
         let mut last_error = None;
         for addr in resolve(&addr).await? {
-            match mio::net::TcpListener::bind(addr) {
-                Ok(listener) => {
-                    let registration =
-                        Registration::new(reactor, listener, Interest::READABLE, Ready::READABLE)?;
-                    return Ok(TcpListener { registration });
-                }
-                Err(error) => last_error = Some(with_context(error, "bind", addr)),
+            match TcpListener::bind_one(addr) {
+                Ok(listener) => return Ok(listener),
+                Err(error) => last_error = Some(error),
             }
         }
         Err(last_error.unwrap_or_else(no_addresses))
+    }
+
+    fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = TcpSocket::for_addr(&addr)?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket
+            .listen(super::default_backlog())
+            .map_err(|error| with_context(error, "listen on", addr))
+    }
+
+    /// Registers a listening, non-blocking mio listener with the current reactor.
+    pub(crate) fn register(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+        let registration = Registration::new(
+            context::current(),
+            listener,
+            Interest::READABLE,
+            Ready::READABLE,
+        )?;
+        Ok(TcpListener { registration })
     }
 
     /// Wraps a listening std socket, switching it to non-blocking mode and registering it
@@ -83,13 +103,7 @@ impl TcpListener {
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        let registration = Registration::new(
-            context::current(),
-            mio::net::TcpListener::from_std(listener),
-            Interest::READABLE,
-            Ready::READABLE,
-        )?;
-        Ok(TcpListener { registration })
+        TcpListener::register(mio::net::TcpListener::from_std(listener))
     }
 
     /// Waits for a connection and returns it with the peer's address. The stream registers

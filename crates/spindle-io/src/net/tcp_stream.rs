@@ -129,10 +129,9 @@ impl TcpStream {
     /// .unwrap();
     /// ```
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let reactor = context::current();
         let mut last_error = None;
         for addr in resolve(&addr).await? {
-            match TcpStream::connect_one(&reactor, addr).await {
+            match TcpStream::connect_one(addr).await {
                 Ok(stream) => return Ok(stream),
                 Err(error) => last_error = Some(with_context(error, "connect to", addr)),
             }
@@ -140,16 +139,21 @@ impl TcpStream {
         Err(last_error.unwrap_or_else(no_addresses))
     }
 
-    /// One non-blocking connect: start it, wait until the socket is writable, then ask the
-    /// socket how it went (`SO_ERROR`). The registration starts with no readiness, so the
-    /// first writable edge is the kernel's: the handshake finished, or failed and left its
-    /// error. (mio's recipe adds a `getpeername` against spurious events; like tokio, spindle
-    /// skips that system call per connection, as edge-triggered epoll on Linux sends none.)
-    async fn connect_one(reactor: &Arc<Reactor>, addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = mio::net::TcpStream::connect(addr)?;
+    /// One non-blocking connect: start it, then wait for the handshake.
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+        TcpStream::finish_connect(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Registers a socket whose non-blocking connect has started with the current reactor,
+    /// waits until it is writable, then asks it how the handshake went (`SO_ERROR`). The
+    /// registration starts with no readiness, so the first writable edge is the kernel's: the
+    /// handshake finished, or failed and left its error. (mio's recipe adds a `getpeername`
+    /// against spurious events; like tokio, spindle skips that system call per connection, as
+    /// edge-triggered epoll on Linux sends none.)
+    pub(crate) async fn finish_connect(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         // Assumes nothing: the socket is not writable until the handshake completes.
         let registration = Registration::new(
-            reactor.clone(),
+            context::current(),
             stream,
             Interest::READABLE | Interest::WRITABLE,
             Ready::EMPTY,
