@@ -117,3 +117,27 @@ pub fn cpu_time_of_threads(prefix: &str) -> Duration {
     }
     Duration::from_millis(ticks * 10)
 }
+
+/// The system's count of connections dropped because a listener's accept queue was full
+/// (`TcpExt: ListenOverflows` in `/proc/net/netstat`): one counter for every listener on the
+/// machine.
+pub fn listen_overflows() -> u64 {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").unwrap();
+    let mut lines = netstat.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        if !names.starts_with("TcpExt:") {
+            continue;
+        }
+        let column = names
+            .split_whitespace()
+            .position(|name| name == "ListenOverflows")
+            .expect("TcpExt has ListenOverflows");
+        return values
+            .split_whitespace()
+            .nth(column)
+            .unwrap()
+            .parse()
+            .unwrap();
+    }
+    panic!("/proc/net/netstat has no TcpExt line")
+}
