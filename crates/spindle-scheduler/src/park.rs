@@ -215,29 +215,104 @@ impl fmt::Debug for ThreadUnparker {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::sync::mpsc;
+
+    /// Far longer than any of these parks takes, even on a loaded machine or under Miri.
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    /// Runs `park` on a thread of its own and returns the parker once it has returned. Fails
+    /// the test, instead of hanging it, if `park` has not returned within [`LIMIT`].
+    fn park_within_limit(
+        mut parker: ThreadParker,
+        park: impl FnOnce(&mut ThreadParker) + Send + 'static,
+    ) -> ThreadParker {
+        let unparker = parker.unpark();
+        let (returned_tx, returned_rx) = mpsc::channel();
+        let parking = std::thread::spawn(move || {
+            park(&mut parker);
+            let _ = returned_tx.send(());
+            parker
+        });
+        match returned_rx.recv_timeout(LIMIT) {
+            Ok(()) => parking.join().unwrap(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => match parking.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(_) => unreachable!("the parking thread returned without saying so"),
+            },
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Release the parked thread if unpark works at all, then fail.
+                unparker.unpark();
+                panic!(
+                    "park did not return within {LIMIT:?}: a lost wake-up or an ignored timeout"
+                );
+            }
+        }
+    }
+
+    fn state(parker: &ThreadParker) -> usize {
+        parker.inner.state.load(SeqCst)
+    }
 
     #[test]
     fn unpark_before_park_is_not_lost() {
-        let mut parker = ThreadParker::new();
+        let parker = ThreadParker::new();
         parker.unpark().unpark();
-        parker.park();
+        assert_eq!(state(&parker), NOTIFIED);
+        let parker = park_within_limit(parker, |parker| parker.park());
+        assert_eq!(
+            state(&parker),
+            EMPTY,
+            "the park did not consume the notification"
+        );
+    }
+
+    #[test]
+    fn unpark_during_park_releases_it() {
+        let parker = ThreadParker::new();
+        let unparker = parker.unpark();
+        let unparking = std::thread::spawn(move || {
+            while unparker.inner.state.load(SeqCst) != PARKED {
+                std::thread::yield_now();
+            }
+            unparker.unpark();
+        });
+        let parker = park_within_limit(parker, |parker| parker.park());
+        unparking.join().unwrap();
+        assert_eq!(
+            state(&parker),
+            EMPTY,
+            "the park did not consume the notification"
+        );
     }
 
     #[test]
     fn park_timeout_returns_without_unpark() {
-        let mut parker = ThreadParker::new();
-        parker.park_timeout(Duration::from_millis(1));
-        parker.park_timeout(Duration::ZERO);
+        let parker = park_within_limit(ThreadParker::new(), |parker| {
+            parker.park_timeout(Duration::from_millis(1))
+        });
+        assert_eq!(state(&parker), EMPTY, "a timed-out park stayed PARKED");
+        let parker = park_within_limit(parker, |parker| parker.park_timeout(Duration::ZERO));
+        assert_eq!(state(&parker), EMPTY);
+        // The timed-out parks leave the parker as new: an unpark is stored for the next park.
+        parker.unpark().unpark();
+        assert_eq!(state(&parker), NOTIFIED);
+        let parker = park_within_limit(parker, |parker| parker.park());
+        assert_eq!(state(&parker), EMPTY);
     }
 
     #[test]
     fn one_unpark_releases_one_park() {
-        let mut parker = ThreadParker::new();
+        let parker = ThreadParker::new();
         let unparker = parker.unpark();
         unparker.unpark();
         unparker.unpark();
-        parker.park();
+        let mut parker = park_within_limit(parker, |parker| parker.park());
+        assert_eq!(
+            state(&parker),
+            EMPTY,
+            "the second unpark left a second notification"
+        );
         parker.park_timeout(Duration::from_millis(1));
-        assert_eq!(parker.inner.state.load(SeqCst), EMPTY);
+        assert_eq!(state(&parker), EMPTY);
     }
 }

@@ -89,26 +89,31 @@ fn dropping_a_sleep_removes_its_entry() {
     });
 }
 
+/// If the worker's task did not replace the registered waker, the timer would wake only the
+/// block_on task, and the worker's task would never run again: the watchdog fails the test.
 #[test]
 fn a_sleep_moved_to_another_task_still_wakes_it() {
-    let rt = runtime(2);
-    let done = rt.block_on(async {
-        let mut sleep = Box::pin(spindle::sleep(Duration::from_millis(30)));
-        // Register it from this (block_on) task...
-        std::future::poll_fn(|cx| {
-            assert!(sleep.as_mut().poll(cx).is_pending());
-            Poll::Ready(())
-        })
-        .await;
-        // ...then hand it to a task on a worker, whose waker must replace ours.
-        spindle::spawn(async move {
-            sleep.await;
-            Instant::now()
-        })
-        .await
-        .unwrap()
+    with_watchdog("moved sleep", Duration::from_secs(10), || {
+        let rt = runtime(2);
+        let start = Instant::now();
+        rt.block_on(async {
+            let mut sleep = Box::pin(spindle::sleep(Duration::from_millis(30)));
+            // Register it from this (block_on) task...
+            std::future::poll_fn(|cx| {
+                assert!(sleep.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            // ...then hand it to a task on a worker, whose waker must replace ours.
+            spindle::spawn(sleep).await.unwrap();
+        });
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(30),
+            "woken early: {elapsed:?}"
+        );
+        assert!(elapsed < Duration::from_secs(5), "woken late: {elapsed:?}");
     });
-    assert!(done.elapsed() < Duration::from_secs(5));
 }
 
 #[test]
