@@ -296,7 +296,7 @@ fn a_timer_armed_from_outside_wakes_a_parked_runtime() {
 /// other worker fires it.
 #[test]
 fn timers_of_a_blocked_worker_are_fired_by_another() {
-    let rt = runtime(2);
+    let rt = common::runtime_with_at_least(2);
     let elapsed = rt.block_on(async {
         spindle::spawn(async {
             let start = Instant::now();
