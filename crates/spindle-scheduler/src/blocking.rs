@@ -9,7 +9,9 @@
 //!
 //! 1. A queued task never waits for a thread that will not come: when one is queued, either an
 //!    idle thread is notified (`idle > notified`), or a new thread starts (`live < max`), or all
-//!    `max` threads are busy and the first to finish takes it.
+//!    `max` threads are busy and the first to finish takes it. If a new thread cannot start
+//!    (the OS refuses one), the pool acts as if `max` were the threads it has: the task waits
+//!    for one of them, or, with none live, is cancelled at once.
 //! 2. A thread idle for `keep_alive` with nothing queued exits; the pool shrinks back to zero.
 //! 3. After [`BlockingPool::shutdown_timeout`], nothing new runs: queued and later-spawned
 //!    tasks are cancelled (their handles say so), and threads exit once their closure returns.
@@ -28,6 +30,7 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -241,6 +244,11 @@ impl BlockingPool {
     /// it; once it runs, it runs to the end. After shutdown, the handle resolves to a
     /// cancelled `JoinError` at once.
     ///
+    /// Never panics. If the pool needs a new thread and the OS will not start one (a thread
+    /// limit, no memory), `f` waits for one of the pool's threads, as it would at
+    /// `max_threads`; if the pool has no thread, `f` never runs: its handle resolves to a
+    /// cancelled `JoinError` at once, and a line on stderr gives the OS error.
+    ///
     /// ```
     /// let pool = spindle_scheduler::BlockingPool::builder().build();
     /// let sum = pool.spawn(|| (1..=10).sum::<u32>());
@@ -347,7 +355,12 @@ impl Schedule for Arc<Inner> {
                     let orphan = state.queue.pop_back();
                     drop(state);
                     drop(orphan);
-                    eprintln!("spindle: cannot start a blocking thread ({error}); task cancelled");
+                    // Not `eprintln!`, which panics if stderr is gone: `spawn` never panics.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "spindle: cannot start a blocking thread, and the pool has none: the \
+                         closure is cancelled ({error})"
+                    );
                 }
             }
         }

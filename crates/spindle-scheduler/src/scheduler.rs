@@ -36,6 +36,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::mpsc;
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
@@ -308,8 +309,11 @@ impl Builder {
     /// Starts the workers. `make_park(i)` makes worker `i`'s [`Park`]: the seam a timer or
     /// an I/O driver stacks under.
     ///
-    /// Fails with [`io::ErrorKind::InvalidInput`] for zero workers, or with the OS error if a
-    /// thread cannot be spawned.
+    /// Fails with [`io::ErrorKind::InvalidInput`] for zero workers. If a worker thread cannot
+    /// be spawned, fails with the OS error's kind and a message naming the thread (`cannot
+    /// start worker thread 2 of 4 (spindle-worker-2): ...`); the threads already spawned then
+    /// return without running the start hook or any task, and are joined before `build`
+    /// returns, so a failed build leaves no thread behind.
     ///
     /// ```
     /// use spindle_scheduler::{Scheduler, ThreadParker};
@@ -345,17 +349,22 @@ impl Builder {
             shutdown: AtomicBool::new(false),
             workers_running: AtomicUsize::new(workers),
         });
-        let mut scheduler = Scheduler {
-            shared: shared.clone(),
-            threads: Vec::with_capacity(workers),
-        };
+        // Each thread waits for the go before it runs its start hook or any task: a thread
+        // that cannot be spawned then fails the build while no hook has run, and the threads
+        // already up are told to return, and joined, before `build` does.
+        let mut threads = Vec::with_capacity(workers);
+        let mut gos = Vec::with_capacity(workers);
         for (index, (park, local)) in parks.into_iter().zip(locals).enumerate() {
             let worker_shared = shared.clone();
             let on_start = self.on_thread_start.clone();
             let on_stop = self.on_thread_stop.clone();
+            let (go, wait_for_go) = mpsc::channel::<()>();
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{index}", self.thread_name))
                 .spawn(move || {
+                    if wait_for_go.recv().is_err() {
+                        return;
+                    }
                     // Installed before the start hook, so the hook can share it (`coop`).
                     let budget = crate::coop::Budget::new(std::cell::Cell::new(
                         crate::coop::BUDGET_PER_POLL,
@@ -370,18 +379,32 @@ impl Builder {
                     }
                 });
             match spawned {
-                Ok(thread) => scheduler.threads.push(thread),
+                Ok(thread) => {
+                    threads.push(thread);
+                    gos.push(go);
+                }
                 Err(err) => {
-                    // Workers that never started must still count as exited.
-                    let missing = workers - index;
-                    if shared.workers_running.fetch_sub(missing, SeqCst) == missing {
-                        shared.drain_all();
+                    drop(gos);
+                    for thread in threads {
+                        // The thread returns as soon as it sees its go dropped: it ran no
+                        // user code that could have panicked.
+                        let _ = thread.join();
                     }
-                    return Err(err);
+                    return Err(io::Error::new(
+                        err.kind(),
+                        format!(
+                            "cannot start worker thread {index} of {workers} ({}-{index}): {err}",
+                            self.thread_name
+                        ),
+                    ));
                 }
             }
         }
-        Ok(scheduler)
+        for go in gos {
+            // Cannot fail: every thread holds its receiver until it gets the go.
+            let _ = go.send(());
+        }
+        Ok(Scheduler { shared, threads })
     }
 }
 

@@ -273,6 +273,14 @@ impl Builder {
 
     /// Starts the runtime's worker threads.
     ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] for zero workers. Otherwise the OS error, with a message
+    /// naming what failed: the I/O reactor (`cannot create the I/O reactor: ...`, out of file
+    /// descriptors, say) or a worker thread (`cannot start worker thread 2 of 4
+    /// (spindle-worker-2): ...`, at a thread limit, say). A failed build leaves no thread and
+    /// no descriptor behind: the workers already started are stopped and joined first.
+    ///
     /// ```
     /// let runtime = spindle::Builder::new().worker_threads(2).build().unwrap();
     /// assert_eq!(runtime.block_on(async { "ok" }), "ok");
@@ -284,7 +292,12 @@ impl Builder {
         install_default_drivers();
         // The parking stack under each worker, bottom up: a thread parker inside the I/O
         // layer, then the timer.
-        let reactor = Reactor::new()?;
+        let reactor = Reactor::new().map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot create the I/O reactor: {error}"),
+            )
+        })?;
         let parkers: Vec<IoParker> = (0..workers)
             .map(|_| IoParker::new(reactor.clone()))
             .collect();

@@ -40,6 +40,12 @@ where
 /// closures (bounded by [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)).
 /// On a blocking thread, `spindle::block_on` and `spindle::spawn` work.
 ///
+/// Never panics. When the pool needs a new thread and the OS will not start one (a thread
+/// limit such as `RLIMIT_NPROC`, no memory), `f` waits for one of the pool's existing threads,
+/// as it would at the cap; if the pool has no thread at all, `f` never runs and the handle
+/// resolves at once to a cancelled [`JoinError`](crate::JoinError), with the OS error on
+/// stderr.
+///
 /// ```
 /// spindle::block_on(async {
 ///     let digest = spindle::spawn_blocking(|| {
