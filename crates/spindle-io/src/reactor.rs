@@ -330,7 +330,7 @@ impl Reactor {
                 io.collect_wakers(Ready::ALL, &mut wakers);
             }
         }
-        wakers.into_iter().for_each(Waker::wake);
+        wakers.into_iter().for_each(wake_containing_panic);
         self.unpark();
     }
 
@@ -418,7 +418,7 @@ impl Driver<'_> {
             }
         }
         drop(self); // releases the poll before any task runs
-        wakers.drain(..).for_each(Waker::wake);
+        wakers.drain(..).for_each(wake_containing_panic);
         WAKE_BUFFER.with(|buffer| {
             if let Ok(mut buffer) = buffer.try_borrow_mut() {
                 if buffer.capacity() < wakers.capacity() {
@@ -428,6 +428,14 @@ impl Driver<'_> {
         });
         Ok(applied)
     }
+}
+
+/// Wakes a task waiting on a socket. The waker may be anyone's code (a future can poll a
+/// socket with a waker of its own); its panic must neither unwind into the reactor's caller (a
+/// runtime's worker, or a runtime's drop) nor leave the wakers after it unwoken. The panic hook
+/// has already reported it.
+fn wake_containing_panic(waker: Waker) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
 }
 
 impl Drop for Driver<'_> {

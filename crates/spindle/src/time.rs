@@ -135,8 +135,15 @@ impl<P: Park> TimerParker<P> {
             self.timer.after_park(self.index);
         }
         self.timer.fire_due(self.index, &mut self.due);
-        self.due.drain(..).for_each(Waker::wake);
+        self.due.drain(..).for_each(wake_containing_panic);
     }
+}
+
+/// Wakes a task whose timer fired. The waker may be anyone's code (a future can poll a sleep
+/// with a waker of its own); its panic must neither kill this worker nor leave the wakers
+/// after it in `due` unwoken. The panic hook has already reported it.
+fn wake_containing_panic(waker: Waker) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
 }
 
 impl<P: Park> Park for TimerParker<P> {

@@ -366,7 +366,11 @@ where
         cell.header.join_waker.with(|waker| {
             // SAFETY: JOIN_WAKER is set, so the handle does not write the field (invariant 4).
             if let Some(waker) = unsafe { &*waker } {
-                waker.wake_by_ref();
+                // The joiner's waker may be anyone's code. Its panic must not unwind out of
+                // here: the task would stay half-complete (JOIN_WAKER set, its references
+                // and its registry entry held for good) and the worker would die. The panic
+                // hook has already reported it.
+                let _ = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
             }
         });
         if !cell
