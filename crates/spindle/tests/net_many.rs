@@ -1,11 +1,16 @@
-//! 10_000 loopback connections open at once on one runtime.
+//! 10_000 loopback connections at one runtime's listener: all open at once, and all in one
+//! burst.
+//!
+//! The clients are std blocking sockets in a child process (this test binary run again with
+//! `CLIENT_ENV` or `BURST_CLIENT_ENV` set), because the two ends of 10_000 connections take
+//! 20_000 descriptors and the hard open-file limit here is 20_000. The two tests take turns
+//! ([`TEN_THOUSAND_AT_A_TIME`]): together they would need 20_000 server sockets in this
+//! process.
+//!
+//! # Open at once
 //!
 //! The server is a spindle runtime with two workers: one task accepts, and every accepted
-//! connection gets a task that holds it open. The clients are std blocking sockets in a child
-//! process (this test binary run again with `CLIENT_ENV` set), because the two ends of 10_000
-//! connections take 20_000 descriptors and the hard open-file limit here is 20_000.
-//!
-//! # What proves "at once"
+//! connection gets a task that holds it open. What proves "at once":
 //!
 //! - The child opens every connection before it reads anything, and closes none until it has
 //!   exchanged a message on every one.
@@ -17,14 +22,25 @@
 //! - At the end the count is back to zero, every task finished without an error, and every
 //!   peer address was distinct.
 //!
-//! # Limits it must respect
+//! A full accept queue makes the kernel drop SYNs, which costs the connecting client a
+//! one-second retransmit. So the accept loop runs while the child connects, and the child
+//! connects in batches of `BATCH` (well under any backlog: std's 128, or the system's maximum
+//! that `TcpListener::bind` uses) and reads the "accepted" byte of every connection in a batch
+//! before it starts the next. Each connection takes one ephemeral port of the child's, so the
+//! test checks that the port range holds 10_000.
 //!
-//! The listener's backlog is 128 (mio's, as std's). A full accept queue makes the kernel drop
-//! SYNs, which costs the connecting client a one-second retransmit (an unpaced child hit about
-//! 18 of them per run in a debug build). So the accept loop runs while the child connects, and
-//! the child connects in batches of `BATCH` (well under the backlog) and reads the "accepted"
-//! byte of every connection in a batch before it starts the next. Each connection takes one
-//! ephemeral port of the child's, so the test checks that the port range holds 10_000.
+//! # In one burst
+//!
+//! The child's `BURST_THREADS` threads connect as fast as they can, each sending its
+//! connection's id at once and reading the replies only when all its connections are open;
+//! the server's accept loop spins for `ACCEPT_WORK` after each accept (work it does between
+//! accepts), and each connection's task reads the id, sleeps `SERVE_SLEEP` on the timer and
+//! echoes the id. The accept queue may overflow, and the kernel then drops SYNs (the client
+//! retransmits) or, with SYN cookies, may hand the server a second socket for a connection it
+//! already served: so the server counts the distinct ids it read, not its accepts. Every
+//! client operation has a timeout, and the child gives up at `BURST_CLIENT_LIMIT`: each
+//! connection ends served (its id echoed) or with an error the child reports; none waits for
+//! good.
 
 mod common;
 
@@ -33,15 +49,15 @@ use futures::channel::oneshot;
 use futures::future::{FutureExt, Shared};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use spindle::net::{TcpListener, TcpStream};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// Connections open at once.
+/// Connections in each test: all open at once in one, all in one burst in the other.
 const CONNECTIONS: usize = 10_000;
 /// Set in the child to the server's address: the child runs the clients.
 const CLIENT_ENV: &str = "SPINDLE_NET_MANY_CLIENT";
@@ -55,6 +71,22 @@ const GO: u8 = 0x60;
 /// needs, so a hang fails instead of outliving the parent.
 const READ_LIMIT: Duration = Duration::from_secs(60);
 
+/// Set in the child to the server's address: the child runs the burst's clients.
+const BURST_CLIENT_ENV: &str = "SPINDLE_NET_MANY_BURST_CLIENT";
+/// Threads of the child that connect at once in the burst.
+const BURST_THREADS: usize = 50;
+/// How long the server's accept loop spins after each accept.
+const ACCEPT_WORK: Duration = Duration::from_micros(20);
+/// How long each connection's task sleeps between reading the id and echoing it.
+const SERVE_SLEEP: Duration = Duration::from_millis(2);
+/// The most a burst client waits for one connect or one read.
+const BURST_OPERATION_LIMIT: Duration = Duration::from_secs(30);
+/// When the burst's child gives up on the connections not yet served.
+const BURST_CLIENT_LIMIT: Duration = Duration::from_secs(100);
+
+/// Held by each test while its 10_000 connections are up: see the module docs.
+static TEN_THOUSAND_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Fails if the reactor cannot hold 10_000 registrations at once, loses a wake-up among them
 /// (the watchdog fires), mixes up connections (an echo comes back on the wrong one), or leaks
 /// a connection's task. Runs in a few seconds; the watchdog allows two minutes.
@@ -65,7 +97,31 @@ fn ten_thousand_connections_are_open_at_once() {
         return;
     }
     check_ephemeral_ports();
+    let _turn = TEN_THOUSAND_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     with_watchdog("ten_thousand_connections", Duration::from_secs(120), serve);
+}
+
+/// Fails if a connection of the burst is not served (lost in the accept queue, an accept or
+/// a read wake-up lost under load, a task that never runs): the child reports it as an error
+/// after its timeout, and the test fails with the split of served and failed connections and
+/// why each failed. Prints the split, the time, and the system's accept-queue overflows meanwhile.
+#[test]
+fn a_burst_of_ten_thousand_connections_is_served_in_full() {
+    if let Ok(addr) = std::env::var(BURST_CLIENT_ENV) {
+        run_burst_clients(addr.parse().expect("the parent passes a socket address"));
+        return;
+    }
+    check_ephemeral_ports();
+    let _turn = TEN_THOUSAND_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    with_watchdog(
+        "burst_of_ten_thousand",
+        Duration::from_secs(180),
+        serve_burst,
+    );
 }
 
 fn check_ephemeral_ports() {
@@ -91,7 +147,13 @@ fn serve() {
     rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let child = std::thread::spawn(move || spawn_client_process(addr));
+        let child = std::thread::spawn(move || {
+            run_child(
+                "ten_thousand_connections_are_open_at_once",
+                CLIENT_ENV,
+                addr,
+            )
+        });
 
         let live = Arc::new(AtomicUsize::new(0));
         let (go_tx, go_rx) = oneshot::channel::<()>();
@@ -144,17 +206,12 @@ async fn hold_then_echo(
     Ok(())
 }
 
-/// Runs this test again in a child process as the client side; returns its output, after
-/// asserting it succeeded.
-fn spawn_client_process(addr: SocketAddr) -> String {
+/// Runs `test` again in a child process, with `env` set to the server's address, as the
+/// client side; returns its output, after asserting it succeeded.
+fn run_child(test: &str, env: &str, addr: SocketAddr) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "ten_thousand_connections_are_open_at_once",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CLIENT_ENV, addr.to_string())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, addr.to_string())
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -198,4 +255,191 @@ fn run_clients(addr: SocketAddr) {
     }
     drop(streams);
     println!("clients: all exchanged, {CONNECTIONS} connections open at once");
+}
+
+/// What the server side of the burst saw.
+#[derive(Default)]
+struct BurstServer {
+    accepted: AtomicUsize,
+    accept_errors: Mutex<Vec<String>>,
+    ids: Mutex<HashSet<u64>>,
+    /// Server sockets that gave no id: a second socket for a connection already served, or a
+    /// client that gave up.
+    without_id: AtomicUsize,
+}
+
+/// The server side of the burst, in this process.
+fn serve_burst() {
+    let rt = common::runtime(2);
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Arc::new(BurstServer::default());
+    let accept_loop = rt.spawn(accept_with_work(listener, server.clone()));
+    let overflows_before = common::listen_overflows();
+    let started = Instant::now();
+    let report = run_child(
+        "a_burst_of_ten_thousand_connections_is_served_in_full",
+        BURST_CLIENT_ENV,
+        addr,
+    );
+    let elapsed = started.elapsed();
+    let overflows = common::listen_overflows() - overflows_before;
+    accept_loop.abort();
+    drop(rt);
+
+    let count = |name: &str| -> usize {
+        let line = report
+            .lines()
+            .find_map(|line| Some(&line[line.find("burst clients: ")?..]))
+            .unwrap_or_else(|| panic!("the child gave no summary:\n{report}"));
+        line.split_whitespace()
+            .find_map(|field| field.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in the child's summary: {line}"))
+    };
+    let (served, failed) = (count("served"), count("failed"));
+    let ids = server.ids.lock().unwrap().len();
+    let summary = format!(
+        "burst of {CONNECTIONS}: {served} served, {failed} failed, in {elapsed:.2?}; the \
+         server accepted {} sockets for {ids} distinct ids ({} gave no id, {} accept errors); \
+         ListenOverflows +{overflows} (for the machine)",
+        server.accepted.load(SeqCst),
+        server.without_id.load(SeqCst),
+        server.accept_errors.lock().unwrap().len(),
+    );
+    println!("{summary}");
+    assert_eq!(
+        served + failed,
+        CONNECTIONS,
+        "the child lost track of connections: {summary}\n{report}"
+    );
+    assert_eq!(failed, 0, "{summary}\n{report}");
+    assert_eq!(ids, CONNECTIONS, "{summary}");
+}
+
+/// The burst's accept loop: every accept is followed by `ACCEPT_WORK` of spinning (work the
+/// loop does between accepts) and the spawn of the connection's task.
+async fn accept_with_work(listener: TcpListener, server: Arc<BurstServer>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                server.accepted.fetch_add(1, SeqCst);
+                let until = Instant::now() + ACCEPT_WORK;
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                spindle::spawn(read_sleep_echo(stream, server.clone()));
+            }
+            Err(error) => {
+                // Out of descriptors, say: recorded for the report; the clients then fail.
+                server.accept_errors.lock().unwrap().push(error.to_string());
+                spindle::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// One burst connection's task: read the client's id, note it, sleep, echo it.
+async fn read_sleep_echo(mut stream: TcpStream, server: Arc<BurstServer>) {
+    let mut id = [0u8; 8];
+    let read = spindle::timeout(BURST_OPERATION_LIMIT, stream.read_exact(&mut id)).await;
+    if !matches!(read, Ok(Ok(()))) {
+        server.without_id.fetch_add(1, SeqCst);
+        return;
+    }
+    server.ids.lock().unwrap().insert(u64::from_le_bytes(id));
+    spindle::sleep(SERVE_SLEEP).await;
+    // A client that gave up meanwhile counts itself as failed.
+    let _ = stream.write_all(&id).await;
+}
+
+/// The client side of the burst, in the child: `BURST_THREADS` threads each connect their
+/// share of the connections as fast as they can, sending each one's id at once, then read
+/// every echo. Prints a summary line (`burst clients: served=.. failed=..`) and the first
+/// 20 failures.
+fn run_burst_clients(addr: SocketAddr) {
+    let give_up_at = Instant::now() + BURST_CLIENT_LIMIT;
+    let threads: Vec<_> = (0..BURST_THREADS)
+        .map(|first| {
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                let mut open = Vec::new();
+                for id in (first..CONNECTIONS).step_by(BURST_THREADS) {
+                    match connect_and_send_id(addr, id as u64, give_up_at) {
+                        Ok(stream) => open.push((id, stream)),
+                        Err(error) => failures.push((id, error)),
+                    }
+                }
+                for (id, stream) in open {
+                    if let Err(error) = read_echo(stream, id as u64, give_up_at) {
+                        failures.push((id, error));
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let failures: Vec<(usize, io::Error)> = threads
+        .into_iter()
+        .flat_map(|thread| thread.join().unwrap())
+        .collect();
+    let mut by_kind = BTreeMap::new();
+    for (_, error) in &failures {
+        *by_kind.entry(format!("{:?}", error.kind())).or_insert(0) += 1;
+    }
+    for (id, error) in failures.iter().take(20) {
+        println!("burst client {id}: {error}");
+    }
+    println!(
+        "burst clients: served={} failed={} failures by kind: {by_kind:?}",
+        CONNECTIONS - failures.len(),
+        failures.len()
+    );
+}
+
+fn connect_and_send_id(
+    addr: SocketAddr,
+    id: u64,
+    give_up_at: Instant,
+) -> io::Result<std::net::TcpStream> {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, time_left(give_up_at)?)
+        .map_err(|error| io::Error::new(error.kind(), format!("connect: {error}")))?;
+    stream
+        .write_all(&id.to_le_bytes())
+        .map_err(|error| io::Error::new(error.kind(), format!("send the id: {error}")))?;
+    Ok(stream)
+}
+
+fn read_echo(mut stream: std::net::TcpStream, id: u64, give_up_at: Instant) -> io::Result<()> {
+    let limit = time_left(give_up_at)?;
+    stream.set_read_timeout(Some(limit))?;
+    let mut echo = [0u8; 8];
+    stream
+        .read_exact(&mut echo)
+        .map_err(|error| match error.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                io::Error::new(io::ErrorKind::TimedOut, format!("no echo within {limit:?}"))
+            }
+            kind => io::Error::new(kind, format!("read the echo: {error}")),
+        })?;
+    if echo != id.to_le_bytes() {
+        return Err(io::Error::other(format!(
+            "echoed {} instead",
+            u64::from_le_bytes(echo)
+        )));
+    }
+    Ok(())
+}
+
+/// The time a client operation may take: [`BURST_OPERATION_LIMIT`], or what is left before
+/// the child gives up; an error once it has.
+fn time_left(give_up_at: Instant) -> io::Result<Duration> {
+    let left = give_up_at.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the child gave up before this connection was served",
+        ));
+    }
+    Ok(left.min(BURST_OPERATION_LIMIT))
 }
