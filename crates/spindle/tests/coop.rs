@@ -1,6 +1,7 @@
 //! The cooperative budget: a task whose resources are always ready still yields, so the other
-//! tasks on its worker run. Each test uses one worker, where a task that never yields would
-//! starve its neighbour for good (the watchdog would fail the test).
+//! tasks on its worker run. Each test of a neighbour uses exactly one worker, whatever
+//! `SPINDLE_WORKER_THREADS` says, where a task that never yields would starve its neighbour
+//! for good (the watchdog would fail the test).
 
 mod common;
 
@@ -34,7 +35,7 @@ async fn wait_for(flag: &AtomicBool) {
 #[test]
 fn a_reader_that_always_finds_data_lets_a_yielding_task_finish() {
     with_watchdog("reader vs yielder", Duration::from_secs(30), || {
-        let runtime = common::runtime(1);
+        let runtime = common::runtime_exactly(1);
         let addr = endless_writer();
         let started = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
@@ -82,7 +83,7 @@ fn a_reader_that_always_finds_data_lets_a_yielding_task_finish() {
 #[test]
 fn a_task_looping_on_elapsed_sleeps_lets_its_neighbour_run() {
     with_watchdog("elapsed sleeps vs yielder", Duration::from_secs(30), || {
-        let runtime = common::runtime(1);
+        let runtime = common::runtime_exactly(1);
         let started = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let sleeper = runtime.spawn({
@@ -113,7 +114,7 @@ fn a_task_looping_on_elapsed_sleeps_lets_its_neighbour_run() {
 #[test]
 fn a_task_awaiting_finished_join_handles_lets_its_neighbour_run() {
     with_watchdog("join handles vs yielder", Duration::from_secs(30), || {
-        let runtime = common::runtime(1);
+        let runtime = common::runtime_exactly(1);
         let started = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let joiner = runtime.spawn({

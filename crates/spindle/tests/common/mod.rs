@@ -82,6 +82,13 @@ pub fn runtime_with_at_least(min: usize) -> spindle::Runtime {
     build_runtime(worker_threads(min).max(min))
 }
 
+/// A runtime with exactly `workers` workers, whatever `SPINDLE_WORKER_THREADS` says: for a
+/// test of what one worker does with its own tasks (its cooperative budget, say), which
+/// other workers would take away.
+pub fn runtime_exactly(workers: usize) -> spindle::Runtime {
+    build_runtime(workers)
+}
+
 fn build_runtime(workers: usize) -> spindle::Runtime {
     spindle::Builder::new()
         .worker_threads(workers)
