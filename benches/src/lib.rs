@@ -20,7 +20,7 @@
 //!
 //! | name | timer | `timeout(d, f)` is |
 //! | --- | --- | --- |
-//! | `spindle` | per-worker timing wheels, 1 ms ticks | `spindle::timeout(d, f)` |
+//! | `spindle` | per-worker timing wheels, ticks of `spindle_timer::TICK` (10 µs) | `spindle::timeout(d, f)` |
 //! | `tokio` | the time driver (`enable_time`), sharded wheels, 1 ms ticks | `tokio::time::timeout(d, f)` |
 //! | `smol` | async-io's reactor: a `BTreeMap` of deadlines behind a queue of timer operations | `futures_lite::future::or(f, async_io::Timer::after(d))`: `f` polled first, as the other two do |
 //!

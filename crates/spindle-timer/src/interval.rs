@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 /// Ticks every `period`, the first tick at once.
 ///
+/// An interval's tick is one item of its stream, not the timer's resolution
+/// [`TICK`](crate::TICK); each is a deadline like a [`sleep_until`]'s, rounded up to a whole
+/// `TICK`.
+///
 /// # Panics
 ///
 /// If `period` is zero.

@@ -39,8 +39,9 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// The future returned by [`sleep`] and [`sleep_until`].
 ///
 /// It registers with a timer wheel on its first poll (on the wheel of the worker polling it),
-/// never completes before its deadline, and removes its entry when dropped. It allocates
-/// nothing: the wheel stores the waker in its own slab.
+/// never completes before its deadline (which the wheel rounds up to a whole
+/// [`TICK`](crate::TICK)), and removes its entry when dropped. It allocates nothing: the wheel
+/// stores the waker in its own slab.
 ///
 /// ```
 /// # spindle_timer::block_on(async {

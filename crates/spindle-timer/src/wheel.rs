@@ -7,13 +7,12 @@
 //! # Time and resolution
 //!
 //! Time is a `u64` count of ticks since an origin the caller picks. The wheel does not care
-//! how long a tick is; spindle's runtime uses [`TICK`](crate::TICK) = 10 µs, and the table
-//! below is written for 1 ms ticks (divide the times by a hundred for the runtime's). The
-//! caller rounds a deadline *up* to the next whole tick; the wheel fires an entry at the first
-//! [`advance`](TimerWheel::advance) whose `now` is ≥ its deadline, never earlier. The wheel's
-//! own time `t` ([`TimerWheel::now`]) starts at the `now` given to [`TimerWheel::new`] and
-//! becomes the `now` of each `advance`; a `now` earlier than `t` is taken as `t` (time never
-//! runs backward).
+//! how long a tick is; spindle's runtime counts in [`TICK`](crate::TICK)s since its
+//! [`Timer`](crate::Timer) was made, rounding each deadline *up* to the next whole tick. The
+//! wheel fires an entry at the first [`advance`](TimerWheel::advance) whose `now` is ≥ its
+//! deadline, never earlier. The wheel's own time `t` ([`TimerWheel::now`]) starts at the `now`
+//! given to [`TimerWheel::new`] and becomes the `now` of each `advance`; a `now` earlier than
+//! `t` is taken as `t` (time never runs backward).
 //!
 //! ```
 //! use spindle_timer::TimerWheel;
@@ -30,52 +29,37 @@
 //!
 //! # Geometry
 //!
-//! | level | slot width | span (64 slots) |
-//! | --- | --- | --- |
-//! | 0 | 1 ms | 64 ms |
-//! | 1 | 64 ms | 4.1 s |
-//! | 2 | 4.1 s | 4.4 min |
-//! | 3 | 4.4 min | 4.7 h |
-//! | 4 | 4.7 h | 12.4 days |
-//! | 5 | 12.4 days | 2^36 ms ≈ 2.2 years (one *epoch*) |
+//! | level | slot width | span (64 slots) | width / span when a tick is [`TICK`](crate::TICK) |
+//! | --- | --- | --- | --- |
+//! | 0 | 1 tick | 64 ticks | 10 µs / 640 µs |
+//! | 1 | 64 ticks | 2^12 ticks | 640 µs / 41 ms |
+//! | 2 | 2^12 ticks | 2^18 ticks | 41 ms / 2.6 s |
+//! | 3 | 2^18 ticks | 2^24 ticks | 2.6 s / 2.8 min |
+//! | 4 | 2^24 ticks | 2^30 ticks | 2.8 min / 3.0 h |
+//! | 5 | 2^30 ticks | 2^36 ticks (one *epoch*) | 3.0 h / 8.0 days |
 //!
-//! Level `k`'s slot `s` holds entries whose deadline `d` has `(d >> 6k) % 64 == s`. Each
-//! level keeps a 64-bit occupancy bitmap; the next occupied slot at or after slot `i` is
-//! `i + occupied.rotate_right(i).trailing_zeros()`. Besides the 384 slots there are two lists:
-//! *pending* (entries already due) and *overflow* (entries in a later epoch, e.g. `u64::MAX`).
+//! An entry sits in the slot its deadline falls in, at the lowest level whose span around the
+//! wheel's time contains it; as time reaches that slot its entries fire or *cascade* to a finer
+//! level. Besides the 384 slots there are two lists: *pending* (entries already due) and
+//! *overflow* (entries past the end of the current epoch, e.g. `u64::MAX`), which move into the
+//! wheel when their epoch comes.
 //!
 //! # Invariants
 //!
-//! With `t` the wheel's time, every live entry with deadline `d` is in exactly one list:
+//! What the wheel guarantees its caller, whatever the sequence of calls (`tests/wheel_model.rs`
+//! checks them against a `BTreeMap` model; the unit tests check the panic case):
 //!
-//! | condition | list |
-//! | --- | --- |
-//! | `d ≤ t` | pending |
-//! | `t < d`, same epoch (`d >> 36 == t >> 36`) | level `k = h / 6`, slot `(d >> 6k) % 64`, where `h` is the highest bit in which `d` and `t` differ |
-//! | `d >> 36 > t >> 36` | overflow |
+//! 1. Time never runs backward: [`now`](TimerWheel::now) never decreases.
+//! 2. An entry fires exactly once, in the first [`advance`](TimerWheel::advance) whose `now`
+//!    is ≥ its deadline (or the next one, if a `fire` call before it panicked), never earlier;
+//!    a cancelled or removed entry never fires.
+//! 3. A key is live until its entry fires or is removed, and never again, even once the
+//!    entry's storage holds another.
+//! 4. [`next_deadline`](TimerWheel::next_deadline) is `None` iff the wheel is empty, and never
+//!    later than the earliest deadline it holds.
 //!
-//! So a level-`k` entry lies in the same level-`k` span as `t` but in a later slot: every
-//! occupied slot is strictly after `t`'s slot at its level, and every level-`k` entry is earlier
-//! than every entry above level `k`. Further:
-//!
-//! 1. A level's bitmap bit `s` is set iff slot `s` is non-empty.
-//! 2. `pending_floor` ≤ every pending deadline; `overflow_floor` ≤ every overflow deadline, and
-//!    lies in a later epoch than `t`. Cancels may leave a floor low (still a lower bound).
-//! 3. Nodes and keys follow the slab's rules (`slab.rs`): a key is live until its entry fires
-//!    or is cancelled, and never again.
-//!
-//! # Advancing and cascading
-//!
-//! `advance(now)` first fires the pending list. Then it repeats: take the first occupied slot
-//! of the lowest non-empty level; if its start `D` is later than `now`, stop. Otherwise set
-//! `t = D` and empty the slot, re-placing each entry by the table above: entries with `d == D`
-//! go to pending (and fire at once), the rest now agree with `t` on level `k`'s digit and
-//! drop to a lower level (they *cascade*). When the wheel is empty and the overflow floor is
-//! ≤ `now`, `t` jumps to the floor and the overflow entries of `t`'s epoch move into the
-//! wheel. Finally `t = now`; if that enters the overflow floor's epoch, the overflow entries of
-//! that epoch move into the wheel too. Entries fire in order of `max(deadline, t at insert)`:
-//! by deadline, except that entries already due when inserted fire first; ties fire in no
-//! particular order.
+//! The internal ones that carry these (every entry in exactly one list, the bitmaps, the
+//! floors) are stated where they are kept: see "Source layout" below.
 //!
 //! # Complexity
 //!
@@ -84,7 +68,7 @@
 //! | [`insert`](TimerWheel::insert), [`cancel`](TimerWheel::cancel), [`reset`](TimerWheel::reset) | O(1): a `leading_zeros`, a bitmap update and an index-list splice |
 //! | [`next_deadline`](TimerWheel::next_deadline) | O(1): at most 6 bitmap scans; exact for level 0 and the pending list, the start of the entry's slot (a lower bound) above |
 //! | [`advance`](TimerWheel::advance) | O(6 + slots visited + entries fired + entries cascaded); an entry cascades at most 5 times in its life, so the amortized cost per entry is O(1) |
-//! | overflow | each time `t` enters the epoch of the overflow floor, one pass over the overflow list (at most once per 2.2 years of wheel time, or per jump across epochs) |
+//! | overflow | each time `t` enters the epoch of the overflow floor, one pass over the overflow list (at most once per epoch of wheel time, or per jump across epochs) |
 //!
 //! Memory: one 40-byte node per live entry for a 16-byte `T`, in a slab that grows to the peak
 //! number of live entries and is reused through a free list; steady-state operation allocates
@@ -112,24 +96,30 @@
 //! - **Panic-safe firing.** Each entry is freed before `fire` runs, and a slot is fully
 //!   re-placed before any of its entries fires, so a panicking `fire` leaves the wheel
 //!   consistent; the due entries it did not reach stay pending and fire at the next `advance`.
+//!
+//! # Source layout
+//!
+//! This file holds the public API. `wheel/level.rs` holds the level and slot arithmetic and
+//! the bitmap scan; `wheel/placement.rs` holds the rule that puts every entry in exactly one
+//! list, with the moves that keep it (placing, cascading, pulling in overflow); each states
+//! its invariants in its module docs. The storage under them, a slab of index-linked nodes
+//! with generational keys, is `slab.rs`.
 
 use core::fmt;
 
 use crate::slab::{Slab, SlabKey};
 
-/// Bits of a deadline that index one level: 64 slots.
-const SLOT_BITS: u32 = 6;
-const SLOTS: usize = 1 << SLOT_BITS;
-const LEVELS: usize = 6;
-/// Bits covered by the whole wheel: one epoch is `1 << WHEEL_BITS` ms.
-const WHEEL_BITS: u32 = SLOT_BITS * LEVELS as u32;
-/// Slab list ids: `level * SLOTS + slot` for the wheel's slots, then these two.
-const PENDING: usize = LEVELS * SLOTS;
-const OVERFLOW: usize = PENDING + 1;
-const LISTS: usize = OVERFLOW + 1;
+mod level;
+mod placement;
+#[cfg(test)]
+mod tests;
 
-/// A hierarchical timing wheel holding values of type `T`, each with a deadline in
-/// milliseconds; see the [module docs](self) for its geometry, invariants and costs.
+use level::{next_expiration, LEVELS, WHEEL_BITS};
+use placement::{LISTS, OVERFLOW, PENDING};
+
+/// A hierarchical timing wheel holding values of type `T`, each with a deadline in ticks
+/// (a `u64`; a runtime's tick is [`TICK`](crate::TICK)); see the [module docs](self) for its
+/// geometry and costs.
 ///
 /// In a runtime `T` is a `Waker` or an `Arc` of a shared timer entry; the wheel only stores it
 /// and hands it back (to `fire`, or from `cancel`).
@@ -139,7 +129,7 @@ const LISTS: usize = OVERFLOW + 1;
 ///
 /// let mut wheel = TimerWheel::new(0);
 /// wheel.insert(10, "ten");
-/// wheel.insert(5_000, "five seconds");
+/// wheel.insert(5_000, "five thousand ticks");
 ///
 /// let mut fired = Vec::new();
 /// wheel.advance(10, |value| fired.push(value));
@@ -209,27 +199,6 @@ impl fmt::Display for StaleKey {
 }
 
 impl std::error::Error for StaleKey {}
-
-/// The next slot to expire: `deadline` is the slot's start.
-struct Expiration {
-    level: usize,
-    slot: usize,
-    deadline: u64,
-}
-
-/// The level for a deadline later than `now` in the same epoch, or `None` for a later epoch.
-fn level_for(now: u64, deadline: u64) -> Option<usize> {
-    // `| (SLOTS - 1)` puts deadlines that differ from `now` only in the low 6 bits at level 0.
-    let masked = (now ^ deadline) | (SLOTS as u64 - 1);
-    let highest_differing_bit = 63 - masked.leading_zeros();
-    let level = (highest_differing_bit / SLOT_BITS) as usize;
-    (level < LEVELS).then_some(level)
-}
-
-/// The slot of `tick` at `level`.
-fn slot_for(tick: u64, level: usize) -> usize {
-    ((tick >> (SLOT_BITS * level as u32)) as usize) % SLOTS
-}
 
 impl<T> TimerWheel<T> {
     /// An empty wheel whose time is `now`.
@@ -315,8 +284,9 @@ impl<T> TimerWheel<T> {
     /// Adds `value`, due at tick `deadline`, and returns its key. O(1).
     ///
     /// Any `u64` is a valid deadline: one at or before [`now`](Self::now) fires at the next
-    /// [`advance`](Self::advance); one more than about 2.2 years ahead (up to `u64::MAX`) waits
-    /// in the overflow list until its epoch comes.
+    /// [`advance`](Self::advance); one past the end of the current epoch (the aligned block of
+    /// 2^36 ticks holding `now`; up to `u64::MAX`) waits in the overflow list until its epoch
+    /// comes.
     ///
     /// ```
     /// use spindle_timer::TimerWheel;
@@ -434,10 +404,11 @@ impl<T> TimerWheel<T> {
     ///
     /// Never later than the earliest deadline of any entry. It is exact when that entry is due
     /// already (the result is then ≤ [`now`](Self::now): advance at once) or lies within the
-    /// current 64 ms span (level 0). Otherwise it is the start of the entry's slot (a level-`k`
-    /// slot is `64^k` ms wide) or, for deadlines beyond the wheel's range, a lower bound on
-    /// them; advancing to it cascades entries down and a second call is more precise. After a
-    /// [`cancel`](Self::cancel) it may stay earlier than the earliest remaining deadline.
+    /// current 64-tick span (level 0). Otherwise it is the start of the entry's slot (a
+    /// level-`k` slot is `64^k` ticks wide) or, for deadlines beyond the wheel's range, a lower
+    /// bound on them; advancing to it cascades entries down and a second call is more precise.
+    /// After a [`cancel`](Self::cancel) it may stay earlier than the earliest remaining
+    /// deadline.
     ///
     /// A runtime sleeps until this tick, then calls `advance`: driven that way, every entry
     /// fires in the `advance` whose `now` equals its deadline (or in the first one, if it was
@@ -462,7 +433,7 @@ impl<T> TimerWheel<T> {
         if !self.slab.is_empty(PENDING) {
             return Some(self.pending_floor);
         }
-        if let Some(expiration) = self.next_expiration() {
+        if let Some(expiration) = next_expiration(&self.occupied, self.current) {
             return Some(expiration.deadline);
         }
         (!self.slab.is_empty(OVERFLOW)).then_some(self.overflow_floor)
@@ -497,7 +468,7 @@ impl<T> TimerWheel<T> {
         let now = now.max(self.current);
         loop {
             self.fire_pending(&mut fire);
-            match self.next_expiration() {
+            match next_expiration(&self.occupied, self.current) {
                 Some(expiration) if expiration.deadline <= now => self.expire(expiration),
                 Some(_) => break,
                 None if !self.slab.is_empty(OVERFLOW) && self.overflow_floor <= now => {
@@ -541,111 +512,6 @@ impl<T> TimerWheel<T> {
             }
         }
     }
-
-    /// Links the detached node `index` into the list its deadline calls for (module docs,
-    /// "Invariants").
-    fn place(&mut self, index: u32) {
-        let deadline = self.slab.deadline(index);
-        if deadline <= self.current {
-            if self.slab.is_empty(PENDING) || deadline < self.pending_floor {
-                self.pending_floor = deadline;
-            }
-            self.slab.push_front(PENDING, index);
-        } else if let Some(level) = level_for(self.current, deadline) {
-            let slot = slot_for(deadline, level);
-            self.occupied[level] |= 1 << slot;
-            self.slab.push_front(level * SLOTS + slot, index);
-        } else {
-            if self.slab.is_empty(OVERFLOW) || deadline < self.overflow_floor {
-                self.overflow_floor = deadline;
-            }
-            self.slab.push_front(OVERFLOW, index);
-        }
-    }
-
-    /// Unlinks the linked node `index`, keeping the bitmaps in step. It is left detached.
-    fn unlink(&mut self, index: u32) {
-        let (list, now_empty) = self.slab.unlink(index);
-        if now_empty && list < PENDING {
-            self.occupied[list / SLOTS] &= !(1 << (list % SLOTS));
-        }
-    }
-
-    /// Unlinks the first node of `list`, keeping the bitmaps in step. It is left detached.
-    fn pop_front(&mut self, list: usize) -> Option<u32> {
-        let index = self.slab.first(list)?;
-        self.unlink(index);
-        Some(index)
-    }
-
-    /// The first occupied slot of the lowest non-empty level, with its start tick.
-    fn next_expiration(&self) -> Option<Expiration> {
-        (0..LEVELS).find_map(|level| {
-            let occupied = self.occupied[level];
-            if occupied == 0 {
-                return None;
-            }
-            let current_slot = slot_for(self.current, level);
-            let slot = (current_slot
-                + occupied.rotate_right(current_slot as u32).trailing_zeros() as usize)
-                % SLOTS;
-            debug_assert!(
-                slot > current_slot,
-                "slots at or before the current one are empty"
-            );
-            let shift = SLOT_BITS * level as u32;
-            let span_start = self.current & !((1 << (shift + SLOT_BITS)) - 1);
-            let deadline = span_start + ((slot as u64) << shift);
-            Some(Expiration {
-                level,
-                slot,
-                deadline,
-            })
-        })
-    }
-
-    /// Moves time to the start of an expiring slot and re-places its entries: due ones onto
-    /// the pending list, the others one or more levels down.
-    fn expire(&mut self, expiration: Expiration) {
-        debug_assert!(expiration.deadline > self.current);
-        self.current = expiration.deadline;
-        let list = expiration.level * SLOTS + expiration.slot;
-        while let Some(index) = self.pop_front(list) {
-            self.place(index);
-            let deadline = self.slab.deadline(index);
-            debug_assert!(
-                deadline <= self.current
-                    || level_for(self.current, deadline).is_some_and(|l| l < expiration.level),
-                "an expiring slot's entries fire or cascade to a lower level"
-            );
-        }
-    }
-
-    /// Frees each pending entry, then hands its value to `fire`.
-    fn fire_pending(&mut self, fire: &mut impl FnMut(T)) {
-        while let Some(index) = self.pop_front(PENDING) {
-            fire(self.slab.release(index));
-        }
-    }
-
-    /// Moves every overflow entry of the current epoch into the wheel (or the pending list)
-    /// and recomputes the overflow floor exactly.
-    fn pull_overflow(&mut self) {
-        let epoch = self.current >> WHEEL_BITS;
-        let mut floor = u64::MAX;
-        let mut cursor = self.slab.first(OVERFLOW);
-        while let Some(index) = cursor {
-            cursor = self.slab.next(index);
-            let deadline = self.slab.deadline(index);
-            if deadline >> WHEEL_BITS <= epoch {
-                self.unlink(index);
-                self.place(index);
-            } else {
-                floor = floor.min(deadline);
-            }
-        }
-        self.overflow_floor = floor;
-    }
 }
 
 impl<T> fmt::Debug for TimerWheel<T> {
@@ -657,6 +523,3 @@ impl<T> fmt::Debug for TimerWheel<T> {
             .finish_non_exhaustive()
     }
 }
-
-#[cfg(test)]
-mod tests;

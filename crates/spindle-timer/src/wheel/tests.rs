@@ -1,3 +1,4 @@
+use super::level::{level_for, slot_for, SLOTS, SLOT_BITS};
 use super::*;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -10,7 +11,7 @@ fn advance<T>(wheel: &mut TimerWheel<T>, now: u64) -> Vec<T> {
     fired
 }
 
-/// Every rule of the module docs' "Invariants", checked by walking every list.
+/// Every rule of `placement.rs`'s "Invariants", checked by walking every list.
 fn check_invariants<T>(wheel: &TimerWheel<T>) {
     let t = wheel.current;
     let mut count = 0;
@@ -464,7 +465,7 @@ fn next_deadline_is_never_later_than_the_earliest_entry() {
 #[test]
 fn steady_state_reuses_storage() {
     // Each round inserts 64 timers, cancels half (timeouts that were not needed) and advances
-    // 20 ms; the other half fire up to ~110 rounds later, so ~1,200 entries stay live.
+    // 20 ticks; the other half fire up to ~110 rounds later, so ~1,200 entries stay live.
     fn round(wheel: &mut TimerWheel<u64>, round: u64) {
         let keys: Vec<_> = (0..64)
             .map(|i| wheel.insert(round * 20 + i * 100, i))
