@@ -30,13 +30,28 @@ struct Shard {
 // SAFETY: the raw pointers are only followed under the shard lock, and tasks are `Send`.
 unsafe impl Send for Shard {}
 
-/// Runs `f` on a task's links. Callers hold the task's shard lock.
-fn links<R>(task: NonNull<Header>, f: impl FnOnce(&mut OwnedLinks) -> R) -> R {
-    // SAFETY: the caller holds a reference to the task (the registry's, or its own), and the
-    // shard lock, which is what guards the links (invariant 1).
-    unsafe { task.as_ref() }
-        .owned
-        .with_mut(|l| f(unsafe { &mut *l }))
+impl Shard {
+    /// Runs `f` on `task`'s links. Borrowing the shard (so holding its lock) for the call keeps
+    /// `f` from reaching any links itself, so the `&mut` it gets is the only one.
+    ///
+    /// # Safety
+    /// `task` is a live task, kept allocated by the registry's reference (it is listed here) or
+    /// by the caller's, and it hashes to this shard ([`OwnedTasks::shard_of`]), whose lock is
+    /// the one guarding its links (invariant 1).
+    unsafe fn links<R>(
+        &mut self,
+        task: NonNull<Header>,
+        f: impl FnOnce(&mut OwnedLinks) -> R,
+    ) -> R {
+        // SAFETY: the task is allocated (the caller's promise), and its header is only ever
+        // shared.
+        let header = unsafe { task.as_ref() };
+        header.owned.with_mut(|links| {
+            // SAFETY: this shard's lock guards the links (the caller's promise) and is held for
+            // the call, and `f` cannot reach links while the shard is borrowed.
+            f(unsafe { &mut *links })
+        })
+    }
 }
 
 impl OwnedTasks {
@@ -61,12 +76,16 @@ impl OwnedTasks {
             return false;
         }
         let old_head = shard.head;
-        links(ptr, |l| {
-            l.prev = None;
-            l.next = old_head;
-        });
+        // SAFETY: the caller's `TaskRef` keeps the new task allocated, and it hashes here.
+        unsafe {
+            shard.links(ptr, |l| {
+                l.prev = None;
+                l.next = old_head;
+            })
+        };
         if let Some(old) = old_head {
-            links(old, |l| l.prev = Some(ptr));
+            // SAFETY: the old head is listed here, so the registry's reference keeps it.
+            unsafe { shard.links(old, |l| l.prev = Some(ptr)) };
         }
         shard.head = Some(ptr);
         true
@@ -77,19 +96,28 @@ impl OwnedTasks {
     pub(crate) fn remove(&self, task: TaskRef) -> bool {
         let ptr = task.header();
         let mut shard = self.shard_of(ptr).lock();
-        let (prev, next) = links(ptr, |l| (l.prev, l.next));
+        // SAFETY: a `TaskRef` names a live task (here the completing thread holds a reference
+        // of its own), and it hashes here.
+        let (prev, next) = unsafe { shard.links(ptr, |l| (l.prev, l.next)) };
         if prev.is_none() && shard.head != Some(ptr) {
             return false;
         }
         match prev {
-            Some(prev) => links(prev, |l| l.next = next),
+            // SAFETY: a neighbour of a listed task is listed here too.
+            Some(prev) => unsafe { shard.links(prev, |l| l.next = next) },
             None => shard.head = next,
         }
         if let Some(next) = next {
-            links(next, |l| l.prev = prev);
+            // SAFETY: as for `prev`.
+            unsafe { shard.links(next, |l| l.prev = prev) };
         }
-        links(ptr, |l| l.next = None);
-        links(ptr, |l| l.prev = None);
+        // SAFETY: as for the first call.
+        unsafe {
+            shard.links(ptr, |l| {
+                l.next = None;
+                l.prev = None;
+            })
+        };
         true
     }
 
@@ -105,9 +133,11 @@ impl OwnedTasks {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             if let Some(ptr) = shard.head {
-                let next = links(ptr, |l| l.next.take());
+                // SAFETY: the head is listed here, so the registry's reference keeps it.
+                let next = unsafe { shard.links(ptr, |l| l.next.take()) };
                 if let Some(next) = next {
-                    links(next, |l| l.prev = None);
+                    // SAFETY: as for the head: listed here.
+                    unsafe { shard.links(next, |l| l.prev = None) };
                 }
                 shard.head = next;
                 // SAFETY: the task was listed, so the registry's reference passes to the caller.

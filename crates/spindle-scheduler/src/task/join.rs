@@ -1,3 +1,9 @@
+//! The `JoinHandle`: the output side of a task.
+//!
+//! A handle holds one counted reference from spawn until it is dropped, so the task is
+//! allocated for as long as the handle is borrowed. It alone reads the output and writes the
+//! join waker (invariants 3 and 4 of the [task module](super)).
+
 use super::raw::{abort, header, Header};
 use super::JoinError;
 use std::fmt;
@@ -42,6 +48,13 @@ impl<T> JoinHandle<T> {
         }
     }
 
+    /// The task's header, kept allocated by the handle's reference while it is borrowed.
+    fn header(&self) -> &Header {
+        // SAFETY: the handle holds a counted reference, released only by its drop, which the
+        // borrow of `self` rules out.
+        unsafe { header(self.raw) }
+    }
+
     /// Cancels the task: its future is dropped (on a worker, or here if the runtime is gone)
     /// and awaiting the handle gives a cancelled [`JoinError`]. A task that already finished
     /// keeps its output.
@@ -54,7 +67,8 @@ impl<T> JoinHandle<T> {
     /// assert!(futures::executor::block_on(handle).unwrap_err().is_cancelled());
     /// ```
     pub fn abort(&self) {
-        abort(self.raw);
+        // SAFETY: the handle's reference lasts for the call.
+        unsafe { abort(self.raw) }
     }
 
     /// True once the task has completed, was cancelled, or panicked: awaiting it will not wait.
@@ -68,7 +82,7 @@ impl<T> JoinHandle<T> {
     /// while !handle.is_finished() { std::thread::yield_now(); }
     /// ```
     pub fn is_finished(&self) -> bool {
-        header(self.raw).state.load().is_complete()
+        self.header().state.load().is_complete()
     }
 }
 
@@ -78,12 +92,13 @@ impl<T> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let spent = std::task::ready!(crate::coop::poll_spend(cx));
         let mut output: Poll<Result<T, JoinError>> = Poll::Pending;
-        let raw = self.raw;
-        // SAFETY: this is the task's handle, and `output` has the task's output type.
+        let dst = (&mut output as *mut Poll<Result<T, JoinError>>).cast::<()>();
+        // SAFETY: this is the task's handle, the vtable is the task's own, and `dst` has the
+        // task's output type (`from_raw`'s contract).
         unsafe {
-            header(raw)
+            self.header()
                 .vtable()
-                .try_read_output(raw, &mut output as *mut _ as *mut (), cx.waker())
+                .try_read_output(self.raw, dst, cx.waker())
         };
         if output.is_ready() {
             spent.made_progress();
@@ -94,8 +109,9 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        // SAFETY: this is the task's handle, dropped once.
-        unsafe { header(self.raw).vtable().drop_join_handle(self.raw) }
+        let vtable = self.header().vtable();
+        // SAFETY: this is the task's handle, dropped once, and the vtable is the task's own.
+        unsafe { vtable.drop_join_handle(self.raw) }
     }
 }
 
