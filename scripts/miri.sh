@@ -24,5 +24,6 @@ run() {
     cargo +nightly miri test --target-dir target/miri "$@"
 }
 
+run -p spindle-core
 run -p spindle-scheduler
 run -p spindle-timer --lib --test allocations -- --skip wheel::tests

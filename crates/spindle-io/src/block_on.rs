@@ -44,8 +44,8 @@
 //! waiting for its socket.
 
 use crate::context;
+use crate::loom::sync::atomic::{fence, AtomicBool};
 use crate::loom::thread::{self, Thread};
-use crate::loom::{fence, AtomicBool};
 use crate::reactor::Reactor;
 use std::future::Future;
 use std::pin::pin;

@@ -78,16 +78,16 @@ pub fn set_default_reactor(provider: fn() -> Arc<Reactor>) {
     let _ = DEFAULT_REACTOR.set(provider);
 }
 
-/// The reactor a socket created here registers with.
-///
-/// # Panics
-///
-/// If no reactor is current and no default reactor was installed.
 /// The reactor entered on this thread, without falling back to the default one.
 pub(crate) fn entered() -> Option<Arc<Reactor>> {
     CURRENT.with(|current| current.borrow().clone())
 }
 
+/// The reactor a socket created here registers with: the entered one, else the default.
+///
+/// # Panics
+///
+/// If no reactor is current and no default reactor was installed.
 pub(crate) fn current() -> Arc<Reactor> {
     if let Some(reactor) = CURRENT.with(|current| current.borrow().clone()) {
         return reactor;

@@ -34,8 +34,9 @@
 //! and wakes their tasks; [`Reactor::unpark`] interrupts it. Sockets register with the reactor
 //! that is current when they are created ([`enter`], [`set_default_reactor`]). On its own,
 //! [`block_on`] runs a future on the calling thread and drives a process-wide reactor between
-//! polls. The crate depends on no other spindle crate; a runtime stacks the reactor under its
-//! parking seam with an [`IoParker`] per worker, over its own thread parker ([`ThreadPark`]).
+//! polls. The crate depends on no other engine crate, only on `spindle-core`; a runtime
+//! stacks the reactor under its parking seam (`spindle_core::Park`) with an [`IoParker`] per
+//! worker, over a thread parker.
 //!
 //! The modules:
 //!
@@ -50,20 +51,22 @@
 //!   on drop.
 //! - `context`: which reactor a socket created on this thread registers with.
 //! - `block_on`: the standalone driver.
-//! - [`coop`]: the cooperative budget socket operations spend.
-//! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `ToSocketAddrs`.
+//! - [`net`]: `TcpListener`, `TcpStream`, `TcpSocket`, `UdpSocket`, `ToSocketAddrs`.
+//!
+//! Socket operations that complete spend the cooperative budget of `spindle_core::coop`,
+//! shared with the scheduler and the timer.
 //!
 //! The readiness protocol, the I/O parking word and `block_on`'s wake-up and hand-off rules
-//! are model-checked with loom on the real code (`loom` holds the stand-ins for epoll and
-//! parking_lot):
+//! are model-checked with loom on the real code (`loom` holds the stand-ins for epoll and the
+//! reactor's poll lock):
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p spindle-io --release --lib
 //! --target-dir target/loom -- loom_tests`.
 
 #![deny(unsafe_code)]
 
+#[cfg(feature = "standalone")]
 mod block_on;
 mod context;
-pub mod coop;
 mod loom;
 pub mod net;
 mod park;
@@ -79,7 +82,10 @@ mod scheduled_io;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
+#[cfg(feature = "standalone")]
 pub use block_on::block_on;
 pub use context::{enter, set_default_reactor, EnterGuard};
-pub use park::{IoParker, IoUnparker, ThreadPark, ThreadUnpark};
+pub use park::{IoParker, IoUnparker};
+
 pub use reactor::{Driver, Reactor};
+use spindle_core::coop;

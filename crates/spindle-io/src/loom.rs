@@ -1,36 +1,31 @@
-//! The one switch between the real primitives and loom's.
+//! spindle-core's switch between the real primitives and loom's ([`sync`]), and the loom
+//! stand-ins only this crate needs.
 //!
 //! Every atomic, mutex and thread handle of the readiness protocol ([`crate::scheduled_io`]),
 //! the reactor, the I/O parking word ([`crate::park`]) and the standalone `block_on` comes from
 //! here, so the loom models (`RUSTFLAGS="--cfg loom"`) exercise the real code. Without
-//! `cfg(loom)` every name below is a plain re-export or type alias: no wrapper, no indirection.
+//! `cfg(loom)` every name below is a re-export or type alias.
 //!
 //! What loom cannot run, or cannot run faithfully, gets a loom-built stand-in under `cfg(loom)`:
 //!
-//! - parking_lot's mutex: loom's mutex behind parking_lot's signature, and for the reactor's
-//!   poll, which is only ever taken with `try_lock`, a [`TryMutex`] built on a loom atomic
-//!   (loom's own `try_lock` can block its caller: see there).
+//! - the reactor's poll lock, only ever taken with `try_lock`: a [`TryMutex`] built on a loom
+//!   atomic (loom's own `try_lock` can block its caller: see there).
 //! - mio's epoll and eventfd ([`epoll`]): a "kernel" made of a loom mutex and condition
 //!   variable, behind the slice of mio's API the reactor uses (`Poll`, `Registry`, `Waker`,
 //!   `Events`).
 //! - std's thread park and unpark, for `block_on` ([`thread`]): a token per loom thread under
 //!   a loom mutex and condition variable.
 
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize};
+pub(crate) use spindle_core::loom::sync;
 
-/// parking_lot's mutex: one word, no poisoning.
+/// A mutex only ever taken with `try_lock`: an ordinary one.
 #[cfg(not(loom))]
-pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
-
-/// A mutex only ever taken with `try_lock`: parking_lot's.
+pub(crate) type TryMutex<T> = sync::Mutex<T>;
 #[cfg(not(loom))]
-pub(crate) type TryMutex<T> = parking_lot::Mutex<T>;
-#[cfg(not(loom))]
-pub(crate) type TryMutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+pub(crate) type TryMutexGuard<'a, T> = sync::MutexGuard<'a, T>;
 
 /// Thread handles and parking, for the standalone `block_on`.
-#[cfg(not(loom))]
+#[cfg(all(not(loom), feature = "standalone"))]
 pub(crate) mod thread {
     pub(crate) use std::thread::{current, park, Thread};
 }
@@ -47,24 +42,6 @@ pub(crate) mod epoll {
     }
 }
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize};
-
-/// loom's mutex behind parking_lot's signature.
-#[cfg(loom)]
-#[derive(Debug)]
-pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
-
-#[cfg(loom)]
-impl<T> Mutex<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Mutex(loom::sync::Mutex::new(value))
-    }
-    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
-        self.0.lock().unwrap()
-    }
-}
-
 /// A mutex only ever taken with `try_lock`, for loom: a loom atomic flag says who holds it.
 ///
 /// loom 0.7's own `try_lock` can block: if another thread takes the lock between the caller's
@@ -74,7 +51,7 @@ impl<T> Mutex<T> {
 /// sits in a std mutex that is never contended, since only the flag's owner locks it.
 #[cfg(loom)]
 pub(crate) struct TryMutex<T> {
-    held: AtomicBool,
+    held: sync::atomic::AtomicBool,
     data: std::sync::Mutex<T>,
 }
 
@@ -82,14 +59,14 @@ pub(crate) struct TryMutex<T> {
 pub(crate) struct TryMutexGuard<'a, T> {
     /// `None` only while the guard is dropped.
     data: Option<std::sync::MutexGuard<'a, T>>,
-    held: &'a AtomicBool,
+    held: &'a sync::atomic::AtomicBool,
 }
 
 #[cfg(loom)]
 impl<T> TryMutex<T> {
     pub(crate) fn new(value: T) -> Self {
         TryMutex {
-            held: AtomicBool::new(false),
+            held: sync::atomic::AtomicBool::new(false),
             data: std::sync::Mutex::new(value),
         }
     }
@@ -136,7 +113,7 @@ impl<T> Drop for TryMutexGuard<'_, T> {
 /// Not loom's own `thread::park`/`Thread::unpark`: loom keeps one blocked state per thread, so
 /// its unpark also ends whatever else the thread is blocked in (a mutex, a condition variable,
 /// a join), which fails loom's own assertions or eats a notification meant for that wait.
-#[cfg(loom)]
+#[cfg(all(loom, feature = "standalone"))]
 pub(crate) mod thread {
     use loom::sync::{Condvar, Mutex};
     use loom::thread::ThreadId;

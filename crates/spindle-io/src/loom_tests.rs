@@ -18,6 +18,7 @@
 //! Besides the models' own assertions, loom fails an execution on a deadlock (every thread
 //! blocked): that is how a lost wake-up shows.
 
+#[cfg(feature = "standalone")]
 mod block_on;
 mod park;
 
@@ -25,6 +26,7 @@ use crate::ready::{Direction, Ready};
 use crate::scheduled_io::{ReadyEvent, ScheduledIo};
 use loom::sync::atomic::AtomicUsize;
 use loom::sync::Arc;
+use spindle_core::loom::model;
 use std::io;
 use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Context, Poll, Wake, Waker};
@@ -41,29 +43,6 @@ impl Wake for WakeCount {
 fn counting_waker() -> (std::sync::Arc<WakeCount>, Waker) {
     let count = std::sync::Arc::new(WakeCount(AtomicUsize::new(0)));
     (count.clone(), Waker::from(count))
-}
-
-/// Runs `f` under loom (the preemption bound from `LOOM_MAX_PREEMPTIONS`, 2 when unset) and
-/// prints how many executions it explored (shown with `--nocapture`).
-fn model<F>(f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = executions.clone();
-    builder.check(move || {
-        counter.fetch_add(1, SeqCst);
-        f();
-    });
-    eprintln!(
-        "{}: {} executions",
-        std::thread::current().name().unwrap_or("model"),
-        executions.load(SeqCst)
-    );
 }
 
 /// A socket's receive queue, as far as the model cares: bytes waiting to be read.

@@ -3,11 +3,10 @@
 //! the two to wake.
 //!
 //! A runtime puts one [`IoParker`] per worker between its timer and its thread parker (the
-//! facade's stack is timer → I/O → the scheduler's `ThreadParker`). The thread parker is
-//! whatever implements [`ThreadPark`]; the crate depends on no scheduler, and the parker is a
-//! type parameter, so a park or an unpark costs no virtual call. One idle worker at a time
-//! blocks in `epoll_wait` and delivers everybody's I/O events; the others sleep on their thread
-//! parkers. The reactor is held only while parked, never while a task runs, so a worker stuck
+//! facade's stack is timer → I/O → `spindle_core::ThreadParker`). The parker underneath is
+//! any `spindle_core::Park`, as a type parameter, so a park or an unpark costs no virtual
+//! call. One idle worker at a time blocks in `epoll_wait` and delivers everybody's I/O events;
+//! the others sleep on their thread parkers. The reactor is held only while parked, never while a task runs, so a worker stuck
 //! in a long poll cannot hold I/O hostage: the next worker to park takes the poll.
 //!
 //! # The state word
@@ -65,14 +64,15 @@
 //! arrives (the state word reads `NOTIFIED`). It stops polling at once if another thread holds
 //! the reactor: that thread delivers the events, and this one parks on its thread parker.
 //!
-//! Why: waking a thread blocked in `epoll_wait` costs about 21 µs on this machine
-//! (`../shared/reference/floor.md`), and the waking core pays for the inter-processor
-//! interrupt. When events come in a steady stream, as in a bulk transfer whose reader drains
-//! the socket faster than the writer fills it, the reader's worker would otherwise sleep and
-//! be woken once per write, with the writer's core, the bottleneck, paying each time; polling
-//! first catches the next event awake (`tcp_bulk` takes 12 to 15% less time, see
-//! benchmarks.md). The time spent polling comes off the park's timeout, so a timer's deadline
-//! is kept, and a timeout under a millisecond (a timer due soon) blocks at once.
+//! Why: waking a thread blocked in `epoll_wait` costs tens of microseconds (a futex or
+//! eventfd wake-up and a context switch; docs/benchmarks.md has this project's figures), and
+//! the waking core pays for the inter-processor interrupt. When events come in a steady
+//! stream, as in a bulk transfer whose reader drains the socket faster than the writer fills
+//! it, the reader's worker would otherwise sleep and be woken once per write, with the
+//! writer's core, the bottleneck, paying each time; polling first catches the next event
+//! awake (docs/benchmarks.md, `tcp_bulk`). The time spent polling comes off the park's
+//! timeout, so a timer's deadline is kept, and a timeout under a millisecond (a timer due
+//! soon) blocks at once.
 //!
 //! The cost is bounded and pauses when it does not pay: after [`FRUITLESS_ROUNDS_TO_PAUSE`]
 //! rounds in a row that found nothing (a runtime going idle, a server answering a request now
@@ -104,8 +104,9 @@
 //! thread parker: a worker in the reactor, a worker behind another one in the reactor, two
 //! workers parking at once, and an unpark that lands before the park.
 
-use crate::loom::AtomicU8;
+use crate::loom::sync::atomic::AtomicU8;
 use crate::reactor::Reactor;
+use spindle_core::{Park, Unpark};
 use std::fmt;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
@@ -128,98 +129,17 @@ const FRUITLESS_ROUNDS_TO_PAUSE: u32 = 2;
 /// come close together again: polling resumes. About one round of polls.
 const QUICK_WAKE_UP: Duration = Duration::from_micros(50);
 
-/// What an [`IoParker`] blocks on when another thread is in the reactor: a runtime's own
-/// thread parker (a condition variable, say).
-///
-/// # Contract
-///
-/// An `unpark` through [`unparker`](ThreadPark::unparker)'s handle that happens before or
-/// during a `park` makes that `park` return; `park` and `park_timeout` may return spuriously.
-///
-/// ```
-/// use spindle_io::{ThreadPark, ThreadUnpark};
-/// use std::thread::Thread;
-/// use std::time::Duration;
-///
-/// /// Parks with std's per-thread token.
-/// struct StdParker;
-///
-/// struct StdUnparker(Thread);
-///
-/// impl ThreadPark for StdParker {
-///     type Unparker = StdUnparker;
-///     fn unparker(&self) -> StdUnparker {
-///         StdUnparker(std::thread::current())
-///     }
-///     fn park(&mut self) {
-///         std::thread::park();
-///     }
-///     fn park_timeout(&mut self, timeout: Duration) {
-///         std::thread::park_timeout(timeout);
-///     }
-/// }
-///
-/// impl ThreadUnpark for StdUnparker {
-///     fn unpark(&self) {
-///         self.0.unpark();
-///     }
-/// }
-///
-/// let mut parker = StdParker;
-/// parker.unparker().unpark();
-/// parker.park(); // the unpark came first: returns at once
-/// ```
-pub trait ThreadPark {
-    /// The handle that wakes this parker from any thread.
-    type Unparker: ThreadUnpark;
-
-    /// A handle that wakes this parker.
-    fn unparker(&self) -> Self::Unparker;
-
-    /// Blocks until unparked (or spuriously).
-    fn park(&mut self);
-
-    /// Blocks until unparked, or until `timeout` has passed (or spuriously).
-    fn park_timeout(&mut self, timeout: Duration);
-}
-
-/// Wakes a [`ThreadPark`] from any thread.
-///
-/// ```
-/// use spindle_io::ThreadUnpark;
-///
-/// struct Nothing;
-/// impl ThreadUnpark for Nothing {
-///     fn unpark(&self) {}
-/// }
-/// Nothing.unpark();
-/// ```
-pub trait ThreadUnpark {
-    /// Makes the parker's current or next park return.
-    fn unpark(&self);
-}
-
 /// One runtime worker's I/O layer: parks in `reactor` if no other thread is driving it, on
 /// `P` otherwise. The state word that tells an unpark which of the two to wake, and why no
 /// wake-up is lost, are described in the module docs of `park.rs`.
 ///
 /// ```
-/// use spindle_io::{IoParker, ThreadPark, ThreadUnpark};
+/// use spindle_core::{Park, ThreadParker, Unpark};
+/// use spindle_io::IoParker;
 /// use std::time::Duration;
 ///
-/// # struct StdParker;
-/// # struct StdUnparker(std::thread::Thread);
-/// # impl ThreadPark for StdParker {
-/// #     type Unparker = StdUnparker;
-/// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
-/// #     fn park(&mut self) { std::thread::park() }
-/// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
-/// # }
-/// # impl ThreadUnpark for StdUnparker {
-/// #     fn unpark(&self) { self.0.unpark() }
-/// # }
 /// let reactor = spindle_io::Reactor::new().unwrap();
-/// let mut parker = IoParker::new(StdParker, reactor);
+/// let mut parker = IoParker::new(ThreadParker::new(), reactor);
 /// let unparker = parker.unparker();
 /// let waker = std::thread::spawn(move || unparker.unpark());
 /// parker.park(); // in epoll_wait until the other thread writes the eventfd
@@ -249,21 +169,10 @@ enum Polling {
 /// thread parker otherwise.
 ///
 /// ```
-/// use spindle_io::{IoParker, ThreadPark, ThreadUnpark};
-/// # use std::time::Duration;
-/// # struct StdParker;
-/// # struct StdUnparker(std::thread::Thread);
-/// # impl ThreadPark for StdParker {
-/// #     type Unparker = StdUnparker;
-/// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
-/// #     fn park(&mut self) { std::thread::park() }
-/// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
-/// # }
-/// # impl ThreadUnpark for StdUnparker {
-/// #     fn unpark(&self) { self.0.unpark() }
-/// # }
+/// use spindle_core::{Park, ThreadParker, Unpark};
+/// use spindle_io::IoParker;
 ///
-/// let mut parker = IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
+/// let mut parker = IoParker::new(ThreadParker::new(), spindle_io::Reactor::new().unwrap());
 /// parker.unparker().unpark(); // before the park: not lost
 /// parker.park();
 /// ```
@@ -274,26 +183,13 @@ pub struct IoUnparker<U> {
     state: Arc<AtomicU8>,
 }
 
-impl<P: ThreadPark> IoParker<P> {
+impl<P: Park> IoParker<P> {
     /// The I/O layer over `inner`, parking in `reactor` when it can.
     ///
     /// ```
-    /// # use spindle_io::{ThreadPark, ThreadUnpark};
-    /// # use std::time::Duration;
-    /// # struct StdParker;
-    /// # struct StdUnparker(std::thread::Thread);
-    /// # impl ThreadPark for StdParker {
-    /// #     type Unparker = StdUnparker;
-    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
-    /// #     fn park(&mut self) { std::thread::park() }
-    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
-    /// # }
-    /// # impl ThreadUnpark for StdUnparker {
-    /// #     fn unpark(&self) { self.0.unpark() }
-    /// # }
     /// let reactor = spindle_io::Reactor::new().unwrap();
     /// let parkers: Vec<_> = (0..2)
-    ///     .map(|_| spindle_io::IoParker::new(StdParker, reactor.clone()))
+    ///     .map(|_| spindle_io::IoParker::new(spindle_core::ThreadParker::new(), reactor.clone()))
     ///     .collect();
     /// # drop(parkers);
     /// ```
@@ -304,86 +200,6 @@ impl<P: ThreadPark> IoParker<P> {
             state: Arc::new(AtomicU8::new(EMPTY)),
             fruitless_rounds: 0,
         }
-    }
-
-    /// A handle that wakes this parker from any thread.
-    ///
-    /// ```
-    /// # use spindle_io::{ThreadPark, ThreadUnpark};
-    /// # use std::time::Duration;
-    /// # struct StdParker;
-    /// # struct StdUnparker(std::thread::Thread);
-    /// # impl ThreadPark for StdParker {
-    /// #     type Unparker = StdUnparker;
-    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
-    /// #     fn park(&mut self) { std::thread::park() }
-    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
-    /// # }
-    /// # impl ThreadUnpark for StdUnparker {
-    /// #     fn unpark(&self) { self.0.unpark() }
-    /// # }
-    /// let parker = spindle_io::IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
-    /// let unparker = parker.unparker();
-    /// std::thread::spawn(move || unparker.unpark()).join().unwrap();
-    /// ```
-    pub fn unparker(&self) -> IoUnparker<P::Unparker> {
-        IoUnparker {
-            inner: self.inner.unparker(),
-            reactor: self.reactor.clone(),
-            state: self.state.clone(),
-        }
-    }
-
-    /// Blocks until unparked: in the reactor's `epoll_wait` (delivering I/O events) if no other
-    /// thread is there, on the thread parker otherwise. May return spuriously.
-    ///
-    /// ```
-    /// # use spindle_io::{ThreadPark, ThreadUnpark};
-    /// # use std::time::Duration;
-    /// # struct StdParker;
-    /// # struct StdUnparker(std::thread::Thread);
-    /// # impl ThreadPark for StdParker {
-    /// #     type Unparker = StdUnparker;
-    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
-    /// #     fn park(&mut self) { std::thread::park() }
-    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
-    /// # }
-    /// # impl ThreadUnpark for StdUnparker {
-    /// #     fn unpark(&self) { self.0.unpark() }
-    /// # }
-    /// let mut parker = spindle_io::IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
-    /// let unparker = parker.unparker();
-    /// std::thread::spawn(move || unparker.unpark());
-    /// parker.park();
-    /// ```
-    pub fn park(&mut self) {
-        self.park_for(None);
-    }
-
-    /// Like [`park`](Self::park), but returns after `timeout` at the latest. A zero timeout
-    /// delivers the reactor's ready events without blocking (or leaves that to the thread
-    /// already in the reactor).
-    ///
-    /// ```
-    /// # use spindle_io::{ThreadPark, ThreadUnpark};
-    /// # use std::time::Duration;
-    /// # struct StdParker;
-    /// # struct StdUnparker(std::thread::Thread);
-    /// # impl ThreadPark for StdParker {
-    /// #     type Unparker = StdUnparker;
-    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
-    /// #     fn park(&mut self) { std::thread::park() }
-    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
-    /// # }
-    /// # impl ThreadUnpark for StdUnparker {
-    /// #     fn unpark(&self) { self.0.unpark() }
-    /// # }
-    /// let mut parker = spindle_io::IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
-    /// parker.park_timeout(Duration::from_millis(1));
-    /// parker.park_timeout(Duration::ZERO);
-    /// ```
-    pub fn park_timeout(&mut self, timeout: Duration) {
-        self.park_for(Some(timeout));
     }
 
     fn park_for(&mut self, timeout: Option<Duration>) {
@@ -463,30 +279,35 @@ impl<P: ThreadPark> IoParker<P> {
     }
 }
 
-impl<U: ThreadUnpark> IoUnparker<U> {
+impl<P: Park> Park for IoParker<P> {
+    type Unparker = IoUnparker<P::Unparker>;
+
+    fn unparker(&self) -> IoUnparker<P::Unparker> {
+        IoUnparker {
+            inner: self.inner.unparker(),
+            reactor: self.reactor.clone(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// Blocks until unparked: in the reactor's `epoll_wait` (delivering I/O events) if no other
+    /// thread is there, on the inner parker otherwise. May return spuriously.
+    fn park(&mut self) {
+        self.park_for(None);
+    }
+
+    /// Like [`park`](Self::park), but returns after `timeout` at the latest. A zero timeout
+    /// delivers the reactor's ready events without blocking (or leaves that to the thread
+    /// already in the reactor).
+    fn park_timeout(&mut self, timeout: Duration) {
+        self.park_for(Some(timeout));
+    }
+}
+
+impl<U: Unpark> Unpark for IoUnparker<U> {
     /// Makes the parker's current or next park return: writes the reactor's eventfd if the
-    /// parker is in the reactor, unparks its thread parker otherwise.
-    ///
-    /// ```
-    /// # use spindle_io::{ThreadPark, ThreadUnpark};
-    /// # use std::time::Duration;
-    /// # struct StdParker;
-    /// # struct StdUnparker(std::thread::Thread);
-    /// # impl ThreadPark for StdParker {
-    /// #     type Unparker = StdUnparker;
-    /// #     fn unparker(&self) -> StdUnparker { StdUnparker(std::thread::current()) }
-    /// #     fn park(&mut self) { std::thread::park() }
-    /// #     fn park_timeout(&mut self, timeout: Duration) { std::thread::park_timeout(timeout) }
-    /// # }
-    /// # impl ThreadUnpark for StdUnparker {
-    /// #     fn unpark(&self) { self.0.unpark() }
-    /// # }
-    /// let mut parker = spindle_io::IoParker::new(StdParker, spindle_io::Reactor::new().unwrap());
-    /// let unparker = parker.unparker();
-    /// std::thread::spawn(move || unparker.unpark());
-    /// parker.park();
-    /// ```
-    pub fn unpark(&self) {
+    /// parker is in the reactor, unparks its inner parker otherwise.
+    fn unpark(&self) {
         if self.state.swap(NOTIFIED, SeqCst) == IN_REACTOR {
             self.reactor.unpark();
         } else {
@@ -514,33 +335,10 @@ mod tests {
     use super::*;
     use crate::ready::Ready;
     use mio::Interest;
+    use spindle_core::ThreadParker;
 
-    /// A thread parker on std's per-thread token.
-    struct StdParker;
-
-    struct StdUnparker(std::thread::Thread);
-
-    impl ThreadPark for StdParker {
-        type Unparker = StdUnparker;
-        fn unparker(&self) -> StdUnparker {
-            StdUnparker(std::thread::current())
-        }
-        fn park(&mut self) {
-            std::thread::park();
-        }
-        fn park_timeout(&mut self, timeout: Duration) {
-            std::thread::park_timeout(timeout);
-        }
-    }
-
-    impl ThreadUnpark for StdUnparker {
-        fn unpark(&self) {
-            self.0.unpark();
-        }
-    }
-
-    fn parker() -> IoParker<StdParker> {
-        IoParker::new(StdParker, Reactor::new().unwrap())
+    fn parker() -> IoParker<ThreadParker> {
+        IoParker::new(ThreadParker::new(), Reactor::new().unwrap())
     }
 
     #[test]

@@ -60,8 +60,10 @@
 //! so sockets that outlive it fail their pending and later operations instead of hanging.
 
 use crate::loom::epoll::{self, Events, Poll, Registry, Waker as EventFd};
+use crate::loom::sync::{atomic::AtomicBool, Mutex};
+#[cfg(feature = "standalone")]
 use crate::loom::thread::Thread;
-use crate::loom::{AtomicBool, Mutex, TryMutex, TryMutexGuard};
+use crate::loom::{TryMutex, TryMutexGuard};
 use crate::ready::Ready;
 use crate::registrations::{RegistrationSet, WAKE_TOKEN};
 use crate::scheduled_io::{next_tick, shut_down_error, ScheduledIo, REGISTRATION_TICK};
@@ -104,6 +106,7 @@ pub struct Reactor {
     registrations: Mutex<Registrations>,
     /// Threads in [`Reactor::block_on`] that could not drive and wait for a wake; woken when a
     /// `block_on` returns, so that one of them takes over the driving.
+    #[cfg(feature = "standalone")]
     pub(crate) block_on_waiters: Mutex<Vec<Thread>>,
     /// Where host-name lookups run: the runtime's blocking pool, once it sets one.
     blocking_spawner: std::sync::OnceLock<BlockingSpawner>,
@@ -176,6 +179,7 @@ impl Reactor {
                 set: RegistrationSet::new(),
                 shut_down: false,
             }),
+            #[cfg(feature = "standalone")]
             block_on_waiters: Mutex::new(Vec::new()),
             blocking_spawner: std::sync::OnceLock::new(),
         }))

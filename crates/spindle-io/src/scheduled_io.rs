@@ -70,7 +70,7 @@
 //! leaves its waker behind until the next readiness in that direction: at most one spurious
 //! wake. The lists keep their capacity, so steady-state waits do not allocate.
 
-use crate::loom::{AtomicUsize, Mutex};
+use crate::loom::sync::{atomic::AtomicUsize, Mutex};
 use crate::ready::{Direction, Ready};
 use std::fmt;
 use std::io;

@@ -26,7 +26,7 @@
 //!    idle and busy thousands of times a second (a server under load) from paying a wake-up
 //!    for every nudge.
 
-use crate::loom::sync::{AtomicUsize, Mutex};
+use crate::loom::sync::{atomic::AtomicUsize, Mutex};
 use std::sync::atomic::Ordering::SeqCst;
 
 const UNPARKED_SHIFT: u32 = 16;

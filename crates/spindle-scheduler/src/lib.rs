@@ -24,18 +24,18 @@
 //! - `queue`: the deques, stealers and injector.
 //! - `worker`: the worker loop: where a worker looks for work, searching, parking.
 //! - `idle`: which workers are parked or searching, and whom to wake.
-//! - [`park`](Park): the parking seam and the default [`ThreadParker`].
 //! - `scheduler`: spawning, waking, shutdown.
+//! - `builder`: the configuration, and the two phases of starting: set up, then spawn threads.
 //! - [`blocking`](BlockingPool): the pool of threads for blocking closures.
-//! - [`coop`]: the cooperative budget each task poll gets, shared with the timer and I/O crates.
+//!
+//! The parking seam ([`Park`], [`ThreadParker`]), the cooperative budget ([`coop`]) and the
+//! loom switch come from `spindle-core`, which the timer and I/O crates share.
 
 #[cfg(not(loom))]
 mod blocking;
-pub mod coop;
+mod builder;
 mod idle;
-mod loom;
 mod owned;
-mod park;
 mod queue;
 mod scheduler;
 mod task;
@@ -43,8 +43,11 @@ mod worker;
 
 #[cfg(not(loom))]
 pub use blocking::{BlockingPool, BlockingPoolBuilder};
-pub use park::{Park, ThreadParker, ThreadUnparker, Unpark};
-pub use scheduler::{default_worker_threads, Builder, Scheduler, Spawner};
+pub use spindle_core::{coop, Park, ThreadParker, ThreadUnparker, Unpark};
+
+pub use builder::{default_worker_threads, Builder, PreparedScheduler};
+pub use scheduler::{Scheduler, Spawner};
+use spindle_core::loom;
 pub use task::{JoinError, JoinHandle};
 
 #[cfg(all(test, loom))]

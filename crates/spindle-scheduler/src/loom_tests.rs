@@ -21,31 +21,6 @@
 
 mod idle;
 mod lifo;
-mod park;
 mod task;
 
-/// Runs `f` under loom. The preemption bound comes from `LOOM_MAX_PREEMPTIONS`, or is 2 when
-/// that is unset, so that a bare `cargo test` stays fast. Prints how many executions were
-/// explored (shown with `--nocapture`).
-fn model<F>(f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    let executions = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = executions.clone();
-    builder.check(move || {
-        counter.fetch_add(1, Relaxed);
-        f();
-    });
-    eprintln!(
-        "{}: {} executions",
-        std::thread::current().name().unwrap_or("model"),
-        executions.load(Relaxed)
-    );
-}
+use spindle_core::loom::model;

@@ -23,20 +23,19 @@
 //! Cancelled tasks' `JoinHandle`s resolve to a cancelled `JoinError`; a handle awaited after
 //! the scheduler is gone still resolves, as the task's state lives in the task.
 
+use crate::builder::Builder;
 use crate::idle::Idle;
-use crate::loom::sync::{fence, AtomicBool, AtomicUsize};
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
 use crate::loom::Arc;
 use crate::owned::OwnedTasks;
-use crate::park::{Park, Unpark};
-use crate::queue::{local_queue, steal_until_settled, Injector, LocalQueue};
+use crate::queue::{steal_until_settled, Injector, LocalQueue};
 use crate::task::{new_task, JoinHandle, Runnable, Schedule, TaskRef};
-use crate::worker::{self, Remote};
+use crate::worker::Remote;
+use spindle_core::Unpark;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::mpsc;
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
@@ -75,6 +74,19 @@ loom::thread_local! {
 }
 
 impl<U: Unpark> Shared<U> {
+    /// The state of a scheduler with one worker per entry of `remotes`, none started yet.
+    pub(crate) fn new(remotes: Box<[Remote<U>]>) -> Shared<U> {
+        let workers = remotes.len();
+        Shared {
+            remotes,
+            injector: Injector::new(),
+            idle: Idle::new(workers),
+            owned: OwnedTasks::new((workers * 4).next_power_of_two()),
+            shutdown: AtomicBool::new(false),
+            workers_running: AtomicUsize::new(workers),
+        }
+    }
+
     pub(crate) fn is_shutdown(&self) -> bool {
         self.shutdown.load(Relaxed)
     }
@@ -192,231 +204,6 @@ where
     handle
 }
 
-/// A thread start/stop hook. Always std's `Arc`: the hooks are user code, not part of the
-/// synchronization loom models, and loom's `Arc` cannot hold a `dyn Fn`.
-type Callback = std::sync::Arc<dyn Fn(usize) + Send + Sync>;
-
-/// Configures a [`Scheduler`].
-///
-/// ```
-/// use spindle_scheduler::{Scheduler, ThreadParker};
-///
-/// let scheduler = Scheduler::builder()
-///     .worker_threads(2)
-///     .thread_name("my-worker")
-///     .build(|_index| ThreadParker::new())
-///     .unwrap();
-/// assert_eq!(scheduler.worker_threads(), 2);
-/// ```
-pub struct Builder {
-    worker_threads: Option<usize>,
-    thread_name: String,
-    on_thread_start: Option<Callback>,
-    on_thread_stop: Option<Callback>,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Builder::new()
-    }
-}
-
-impl fmt::Debug for Builder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("worker_threads", &self.worker_threads)
-            .field("thread_name", &self.thread_name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Builder {
-    /// Defaults: one worker per available core, threads named `spindle-worker-N`.
-    ///
-    /// ```
-    /// let builder = spindle_scheduler::Builder::new();
-    /// # drop(builder);
-    /// ```
-    pub fn new() -> Builder {
-        Builder {
-            worker_threads: None,
-            thread_name: "spindle-worker".into(),
-            on_thread_start: None,
-            on_thread_stop: None,
-        }
-    }
-
-    /// The number of worker threads. Zero makes [`build`](Builder::build) fail.
-    ///
-    /// ```
-    /// use spindle_scheduler::{Scheduler, ThreadParker};
-    /// let err = Scheduler::builder().worker_threads(0).build(|_| ThreadParker::new()).unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    /// ```
-    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
-        self.worker_threads = Some(n);
-        self
-    }
-
-    /// The worker threads' name prefix; each thread is named `{prefix}-{index}`.
-    ///
-    /// ```
-    /// # use spindle_scheduler::{Scheduler, ThreadParker};
-    /// let scheduler = Scheduler::builder().thread_name("w").build(|_| ThreadParker::new()).unwrap();
-    /// let name = futures::executor::block_on(scheduler.spawn(async {
-    ///     std::thread::current().name().unwrap().to_string()
-    /// })).unwrap();
-    /// assert!(name.starts_with("w-"));
-    /// ```
-    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
-        self.thread_name = name.into();
-        self
-    }
-
-    /// Runs `f(index)` on each worker thread as it starts, before it runs any task.
-    ///
-    /// ```
-    /// # use spindle_scheduler::{Scheduler, ThreadParker};
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let started = Arc::new(AtomicUsize::new(0));
-    /// let counter = started.clone();
-    /// let scheduler = Scheduler::builder()
-    ///     .worker_threads(2)
-    ///     .on_thread_start(move |_index| { counter.fetch_add(1, Ordering::SeqCst); })
-    ///     .build(|_| ThreadParker::new())
-    ///     .unwrap();
-    /// drop(scheduler);
-    /// assert_eq!(started.load(Ordering::SeqCst), 2);
-    /// ```
-    pub fn on_thread_start(&mut self, f: impl Fn(usize) + Send + Sync + 'static) -> &mut Self {
-        self.on_thread_start = Some(std::sync::Arc::new(f));
-        self
-    }
-
-    /// Runs `f(index)` on each worker thread as it stops, after its last task.
-    ///
-    /// ```
-    /// # use spindle_scheduler::{Scheduler, ThreadParker};
-    /// let scheduler = Scheduler::builder().on_thread_stop(|_index| {}).build(|_| ThreadParker::new()).unwrap();
-    /// # drop(scheduler);
-    /// ```
-    pub fn on_thread_stop(&mut self, f: impl Fn(usize) + Send + Sync + 'static) -> &mut Self {
-        self.on_thread_stop = Some(std::sync::Arc::new(f));
-        self
-    }
-
-    /// Starts the workers. `make_park(i)` makes worker `i`'s [`Park`]: the seam a timer or
-    /// an I/O driver stacks under.
-    ///
-    /// Fails with [`io::ErrorKind::InvalidInput`] for zero workers. If a worker thread cannot
-    /// be spawned, fails with the OS error's kind and a message naming the thread (`cannot
-    /// start worker thread 2 of 4 (spindle-worker-2): ...`); the threads already spawned then
-    /// return without running the start hook or any task, and are joined before `build`
-    /// returns, so a failed build leaves no thread behind.
-    ///
-    /// ```
-    /// use spindle_scheduler::{Scheduler, ThreadParker};
-    /// let scheduler = Scheduler::builder().worker_threads(3).build(|_| ThreadParker::new()).unwrap();
-    /// assert_eq!(scheduler.worker_threads(), 3);
-    /// ```
-    pub fn build<P: Park>(
-        &mut self,
-        mut make_park: impl FnMut(usize) -> P,
-    ) -> io::Result<Scheduler<P::Unpark>> {
-        let workers = self.worker_threads.unwrap_or_else(default_worker_threads);
-        if workers == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "worker_threads(0): a runtime needs at least one worker thread",
-            ));
-        }
-        let mut parks = Vec::with_capacity(workers);
-        let mut locals = Vec::with_capacity(workers);
-        let mut remotes = Vec::with_capacity(workers);
-        for index in 0..workers {
-            let park = make_park(index);
-            let (local, stealer) = local_queue();
-            remotes.push(Remote::new(stealer, park.unpark()));
-            parks.push(park);
-            locals.push(local);
-        }
-        let shared = Arc::new(Shared {
-            remotes: remotes.into_boxed_slice(),
-            injector: Injector::new(),
-            idle: Idle::new(workers),
-            owned: OwnedTasks::new((workers * 4).next_power_of_two()),
-            shutdown: AtomicBool::new(false),
-            workers_running: AtomicUsize::new(workers),
-        });
-        // Each thread waits for the go before it runs its start hook or any task: a thread
-        // that cannot be spawned then fails the build while no hook has run, and the threads
-        // already up are told to return, and joined, before `build` does.
-        let mut threads = Vec::with_capacity(workers);
-        let mut gos = Vec::with_capacity(workers);
-        for (index, (park, local)) in parks.into_iter().zip(locals).enumerate() {
-            let worker_shared = shared.clone();
-            let on_start = self.on_thread_start.clone();
-            let on_stop = self.on_thread_stop.clone();
-            let (go, wait_for_go) = mpsc::channel::<()>();
-            let spawned = std::thread::Builder::new()
-                .name(format!("{}-{index}", self.thread_name))
-                .spawn(move || {
-                    if wait_for_go.recv().is_err() {
-                        return;
-                    }
-                    // Installed before the start hook, so the hook can share it (`coop`).
-                    let budget = crate::coop::Budget::new(std::cell::Cell::new(
-                        crate::coop::BUDGET_PER_POLL,
-                    ));
-                    crate::coop::set_budget(Some(budget.clone()));
-                    if let Some(f) = on_start {
-                        f(index);
-                    }
-                    worker::run(worker_shared, index, park, local, budget);
-                    if let Some(f) = on_stop {
-                        f(index);
-                    }
-                });
-            match spawned {
-                Ok(thread) => {
-                    threads.push(thread);
-                    gos.push(go);
-                }
-                Err(err) => {
-                    drop(gos);
-                    for thread in threads {
-                        // The thread returns as soon as it sees its go dropped: it ran no
-                        // user code that could have panicked.
-                        let _ = thread.join();
-                    }
-                    return Err(io::Error::new(
-                        err.kind(),
-                        format!(
-                            "cannot start worker thread {index} of {workers} ({}-{index}): {err}",
-                            self.thread_name
-                        ),
-                    ));
-                }
-            }
-        }
-        for go in gos {
-            // Cannot fail: every thread holds its receiver until it gets the go.
-            let _ = go.send(());
-        }
-        Ok(Scheduler { shared, threads })
-    }
-}
-
-/// One worker per core, as `std::thread::available_parallelism` reports it.
-///
-/// ```
-/// assert!(spindle_scheduler::default_worker_threads() >= 1);
-/// ```
-pub fn default_worker_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// A running set of worker threads. Dropping it shuts it down: see [`Scheduler::shutdown_timeout`].
 ///
 /// # Examples
@@ -472,6 +259,11 @@ impl Scheduler<crate::ThreadUnparker> {
 }
 
 impl<U: Unpark> Scheduler<U> {
+    /// A scheduler whose worker `threads` run on `shared`.
+    pub(crate) fn from_parts(shared: Arc<Shared<U>>, threads: Vec<ThreadHandle<()>>) -> Self {
+        Scheduler { shared, threads }
+    }
+
     /// Spawns a task; see [`Spawner::spawn`].
     ///
     /// ```
@@ -567,6 +359,10 @@ impl<U: Unpark> Drop for Scheduler<U> {
 }
 
 impl<U: Unpark> Spawner<U> {
+    pub(crate) fn new(shared: Arc<Shared<U>>) -> Spawner<U> {
+        Spawner { shared }
+    }
+
     /// Spawns `future` as a task. On one of the scheduler's workers it goes to that worker's
     /// LIFO slot and runs next; from anywhere else it goes to the injector. After shutdown the
     /// task is cancelled at once: its handle resolves to a cancelled `JoinError`.

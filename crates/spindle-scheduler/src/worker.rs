@@ -28,12 +28,12 @@
 //! a non-blocking `epoll_wait` each time cost about a sixth of the worker's time.
 
 use crate::idle::Idle;
-use crate::loom::sync::{AtomicPtr, AtomicU32};
-use crate::park::{Park, Unpark};
+use crate::loom::sync::atomic::{AtomicPtr, AtomicU32};
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
 use crate::task::{Header, Runnable};
 use crossbeam_utils::Backoff;
+use spindle_core::{Park, Unpark};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -117,7 +117,7 @@ impl FastRand {
 }
 
 pub(crate) struct Worker<P: Park> {
-    shared: crate::loom::Arc<Shared<P::Unpark>>,
+    shared: crate::loom::Arc<Shared<P::Unparker>>,
     index: usize,
     park: P,
     tick: u32,
@@ -135,7 +135,7 @@ pub(crate) struct Worker<P: Park> {
 
 /// The body of a worker thread.
 pub(crate) fn run<P: Park>(
-    shared: crate::loom::Arc<Shared<P::Unpark>>,
+    shared: crate::loom::Arc<Shared<P::Unparker>>,
     index: usize,
     park: P,
     local: LocalQueue,
@@ -168,7 +168,7 @@ pub(crate) fn run<P: Park>(
 }
 
 impl<P: Park> Worker<P> {
-    fn remote(&self) -> &Remote<P::Unpark> {
+    fn remote(&self) -> &Remote<P::Unparker> {
         &self.shared.remotes[self.index]
     }
 
@@ -387,7 +387,7 @@ impl<P: Park> Worker<P> {
     }
 
     /// The other workers that have not started a new poll since `sample_ticks`.
-    fn stuck_workers(&self) -> impl Iterator<Item = &Remote<P::Unpark>> {
+    fn stuck_workers(&self) -> impl Iterator<Item = &Remote<P::Unparker>> {
         self.shared
             .remotes
             .iter()

@@ -23,7 +23,8 @@
 //! wheel's next deadline, then the real deadline: with both sides SeqCst, either the inserter
 //! sees the published deadline (and unparks), or the owner sees the new entry.
 
-use crate::loom::{AtomicU64, AtomicUsize, Mutex};
+use crate::loom::sync::atomic::{AtomicU64, AtomicUsize};
+use crate::loom::sync::Mutex;
 use crate::wheel::{TimerKey, TimerWheel};
 use std::fmt;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};

@@ -45,15 +45,17 @@
 //! - `driver`: per-worker wheels, registration, cancellation, firing, parking.
 //! - `context`: which timer a `Sleep` polled on this thread uses.
 //! - `sleep`, `timeout`, `interval`: the futures.
-//! - [`coop`]: the cooperative budget a completing sleep spends.
+//! - `park`: [`TimerParker`], the timer's layer in a worker's parking stack.
+//!
+//! A completing sleep spends the cooperative budget of `spindle_core::coop`, shared with the
+//! scheduler and the I/O crate.
 
 #![deny(unsafe_code)]
 
 mod context;
-pub mod coop;
 mod driver;
 mod interval;
-mod loom;
+mod park;
 mod slab;
 mod sleep;
 #[allow(unsafe_code)]
@@ -66,14 +68,15 @@ mod loom_tests;
 pub use context::{enter, set_default_timer, EnterGuard};
 pub use driver::{Timer, TICK};
 pub use interval::{interval, Interval, MissedTickBehavior};
+pub use park::TimerParker;
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, Elapsed, Timeout};
 pub use wheel::{StaleKey, TimerKey, TimerWheel};
 
+use spindle_core::{coop, loom};
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 /// Runs `future` to completion on the calling thread with a timer of its own (one wheel,
 /// fired by this thread): the timer crate's standalone driver, for tests and tools that need
@@ -87,17 +90,11 @@ use std::task::{Context, Poll, Wake, Waker};
 /// assert_eq!(out, 7);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    struct ThreadWaker(std::thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
     let thread = std::thread::current();
     let unpark_thread = thread.clone();
     let timer = Timer::new(vec![Box::new(move || unpark_thread.unpark())]);
     let _current = enter(timer.clone(), Some(0));
-    let waker = Waker::from(Arc::new(ThreadWaker(thread)));
+    let waker = spindle_core::thread_waker(thread);
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     let mut due = Vec::new();

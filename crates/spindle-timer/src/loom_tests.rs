@@ -8,6 +8,7 @@
 use crate::driver::Timer;
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::sync::Arc;
+use spindle_core::loom::model;
 use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
@@ -24,29 +25,6 @@ impl Wake for WakeCount {
 fn counting_waker() -> (std::sync::Arc<WakeCount>, Waker) {
     let count = std::sync::Arc::new(WakeCount(AtomicUsize::new(0)));
     (count.clone(), Waker::from(count))
-}
-
-/// Runs `f` under loom (the preemption bound from `LOOM_MAX_PREEMPTIONS`, 2 when unset) and
-/// prints how many executions it explored (shown with `--nocapture`).
-fn model<F>(f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = executions.clone();
-    builder.check(move || {
-        counter.fetch_add(1, SeqCst);
-        f();
-    });
-    eprintln!(
-        "{}: {} executions",
-        std::thread::current().name().unwrap_or("model"),
-        executions.load(SeqCst)
-    );
 }
 
 /// A worker about to park forever while another thread arms a timer in its wheel: either the

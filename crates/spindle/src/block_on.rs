@@ -4,27 +4,15 @@
 //! pending; the future's waker unparks it. The waker is made once per thread and reused, so a
 //! `block_on` call allocates nothing.
 
+use spindle_core::coop::BUDGET_PER_POLL;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
-
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
+use std::task::{Context, Poll, Waker};
+use std::thread;
 
 thread_local! {
-    static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    static WAKER: Waker = spindle_core::thread_waker(thread::current());
 }
 
 /// Polls `future` on this thread until it completes, parking between polls. Each poll starts
@@ -34,7 +22,7 @@ pub(crate) fn run_to_completion<F: Future>(future: F, budget: &Cell<u8>) -> F::O
     WAKER.with(|waker| {
         let mut cx = Context::from_waker(waker);
         loop {
-            budget.set(spindle_scheduler::coop::BUDGET_PER_POLL);
+            budget.set(BUDGET_PER_POLL);
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }

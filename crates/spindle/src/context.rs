@@ -46,27 +46,34 @@ pub(crate) fn enter_worker(handle: Handle, index: usize) {
     let reactor = spindle_io::enter(handle.reactor().clone());
     WORKER_DRIVERS.with(|d| *d.borrow_mut() = Some((timer, reactor)));
     CURRENT.with(|c| *c.borrow_mut() = Some(handle));
-    // The scheduler installed this worker's budget; sleeps and sockets spend the same one.
-    install_budget(spindle_scheduler::coop::budget());
 }
 
 /// Clears a worker thread's context as it stops.
 pub(crate) fn exit_worker() {
     ROLE.with(|r| r.set(ThreadRole::Outside));
-    install_budget(None);
     WORKER_DRIVERS.with(|d| d.borrow_mut().take());
     CURRENT.with(|c| c.borrow_mut().take());
 }
 
-/// Makes `handle` current on one of its blocking pool's threads, for the thread's life: tasks
-/// spawned there go to the runtime, and `block_on` is allowed (the thread is `Outside`).
-pub(crate) fn enter_blocking_thread(handle: Handle) {
-    CURRENT.with(|c| *c.borrow_mut() = Some(handle));
+/// Makes `handle` current while a `spawn_blocking` closure runs on a blocking pool thread:
+/// tasks spawned there go to the runtime, and `block_on` is allowed (the thread is
+/// `Outside`). The previous handle (none, on a pool thread) comes back when the guard drops.
+pub(crate) fn enter_blocking(handle: Handle) -> BlockingGuard {
+    BlockingGuard {
+        previous: CURRENT.with(|c| c.borrow_mut().replace(handle)),
+    }
 }
 
-/// Clears a blocking thread's context as it exits.
-pub(crate) fn exit_blocking_thread() {
-    CURRENT.with(|c| c.borrow_mut().take());
+/// Restores the handle a `spawn_blocking` closure replaced, even by unwinding.
+pub(crate) struct BlockingGuard {
+    previous: Option<Handle>,
+}
+
+impl Drop for BlockingGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
 }
 
 /// Restores the previous context when a `block_on` call ends, even by unwinding.
@@ -74,18 +81,13 @@ pub(crate) struct BlockOnGuard {
     previous: Option<Handle>,
     /// The budget of the future being blocked on, shared by the three engine crates.
     budget: Budget,
+    /// The thread's budget before (none: `block_on` is refused on workers).
+    previous_budget: Option<Budget>,
     _timer: spindle_timer::EnterGuard,
     _reactor: spindle_io::EnterGuard,
 }
 
-type Budget = spindle_scheduler::coop::Budget;
-
-/// Makes `budget` the one that join handles, sleeps and sockets spend on this thread.
-fn install_budget(budget: Option<Budget>) {
-    spindle_scheduler::coop::set_budget(budget.clone());
-    spindle_timer::coop::set_budget(budget.clone());
-    spindle_io::coop::set_budget(budget);
-}
+use spindle_core::coop::{self, Budget};
 
 impl BlockOnGuard {
     pub(crate) fn budget(&self) -> &Budget {
@@ -109,11 +111,12 @@ pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
     }
     ROLE.with(|r| r.set(ThreadRole::BlockOn));
     let previous = CURRENT.with(|c| c.borrow_mut().replace(handle.clone()));
-    let budget = Budget::new(Cell::new(spindle_scheduler::coop::BUDGET_PER_POLL));
-    install_budget(Some(budget.clone()));
+    let budget = Budget::new(Cell::new(coop::BUDGET_PER_POLL));
+    let previous_budget = coop::set_budget(Some(budget.clone()));
     BlockOnGuard {
         previous,
         budget,
+        previous_budget,
         _timer: spindle_timer::enter(handle.timer().clone(), None),
         _reactor: spindle_io::enter(handle.reactor().clone()),
     }
@@ -122,7 +125,7 @@ pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
 impl Drop for BlockOnGuard {
     fn drop(&mut self) {
         ROLE.with(|r| r.set(ThreadRole::Outside));
-        install_budget(None);
+        coop::set_budget(self.previous_budget.take());
         let previous = self.previous.take();
         CURRENT.with(|c| *c.borrow_mut() = previous);
     }

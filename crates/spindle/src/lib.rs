@@ -26,15 +26,17 @@
 //!   [`#[spindle::test]`](macro@test).
 //! - hyper 1.x (feature `hyper`): `compat::hyper::{HyperIo, HyperExecutor, HyperTimer}`.
 //!
-//! The facade composes the engine crates: `spindle-scheduler` (tasks, work-stealing workers,
-//! the parking seam) and `spindle-timer` (a timing wheel per worker), which stacks under the
-//! scheduler's parking seam.
+//! The facade composes the engine crates, which do not depend on each other:
+//! `spindle-scheduler` (tasks, work-stealing workers, the blocking pool), `spindle-timer` (a
+//! timing wheel per worker) and `spindle-io` (the mio reactor and the sockets of [`net`]).
+//! Each worker parks through a stack of layers on `spindle-core`'s parking seam: the timer's,
+//! over the reactor's, over a thread parker. `spindle-core` also holds the cooperative budget
+//! that the three engines share.
 
 mod block_on;
 #[cfg(feature = "hyper")]
 pub mod compat;
 mod context;
-mod io_park;
 mod join;
 mod join_set;
 pub mod net;

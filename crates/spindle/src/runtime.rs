@@ -1,20 +1,21 @@
 //! `Runtime`, its `Builder`, the cloneable `Handle`, and the process-wide default runtime.
 
 use crate::context;
-use crate::io_park::{IoParker, IoUnparker};
-use crate::time::TimerParker;
-use parking_lot::Mutex;
-use spindle_io::Reactor;
-use spindle_scheduler::{BlockingPool, Park, Scheduler, Spawner, Unpark};
-use spindle_timer::Timer;
+use spindle_core::{Park, ThreadParker, ThreadUnparker, Unpark};
+use spindle_io::{IoParker, IoUnparker, Reactor};
+use spindle_scheduler::{BlockingPool, Scheduler, Spawner};
+use spindle_timer::{Timer, TimerParker};
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-/// The wake-up handle of the parking stack under each worker (timer → I/O → thread parker).
-type Unparker = IoUnparker;
+/// Each worker's parking stack: the timer's layer, over the reactor's, over a thread parker.
+type WorkerParker = TimerParker<IoParker<ThreadParker>>;
+
+/// The wake-up handle of a worker's parking stack.
+type Unparker = IoUnparker<ThreadUnparker>;
 
 /// A multi-threaded, work-stealing runtime: one worker thread per core by default.
 ///
@@ -36,9 +37,6 @@ pub struct Runtime {
     handle: Handle,
     /// `None` once shut down.
     scheduler: Option<Scheduler<Unparker>>,
-    /// The handle the blocking pool's threads make current; emptied at shutdown, since the
-    /// pool's start hook holding it would otherwise keep the runtime's parts alive for good.
-    blocking_thread_handle: Arc<Mutex<Option<Handle>>>,
 }
 
 /// Configures and builds a [`Runtime`].
@@ -184,7 +182,6 @@ impl Runtime {
             d.saturating_duration_since(Instant::now())
         });
         self.handle.blocking.shutdown_timeout(left);
-        self.blocking_thread_handle.lock().take();
         // Sockets that outlive the runtime fail their operations instead of hanging.
         self.handle.reactor.shutdown();
     }
@@ -286,76 +283,76 @@ impl Builder {
     /// assert_eq!(runtime.block_on(async { "ok" }), "ok");
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
-        let workers = self
-            .worker_threads
-            .unwrap_or_else(spindle_scheduler::default_worker_threads);
         install_default_drivers();
-        // The parking stack under each worker, bottom up: a thread parker inside the I/O
-        // layer, then the timer.
         let reactor = Reactor::new().map_err(|error| {
             io::Error::new(
                 error.kind(),
                 format!("cannot create the I/O reactor: {error}"),
             )
         })?;
-        let parkers: Vec<IoParker> = (0..workers)
-            .map(|_| IoParker::new(reactor.clone()))
-            .collect();
-        let timer = Timer::new(
-            parkers
-                .iter()
-                .map(|parker| {
-                    let unparker = parker.unpark();
-                    Box::new(move || unparker.unpark()) as Box<dyn Fn() + Send + Sync>
-                })
-                .collect(),
-        );
-        let mut parkers = parkers.into_iter();
-
-        let mut scheduler = spindle_scheduler::Builder::new();
-        scheduler
+        let workers = self
+            .worker_threads
+            .unwrap_or_else(spindle_scheduler::default_worker_threads);
+        let (timer, mut parkers) = parking_stacks(&reactor, workers);
+        // Phase one: everything a handle holds, with no thread started.
+        let mut scheduler = spindle_scheduler::Builder::new()
             .worker_threads(workers)
-            .thread_name(self.thread_name.clone());
-        // Workers start before their handle exists; each waits for it before its first task.
-        let handle_slot = Arc::new(OnceLock::<Handle>::new());
-        let worker_slot = handle_slot.clone();
-        scheduler
-            .on_thread_start(move |index| context::enter_worker(worker_slot.wait().clone(), index));
-        scheduler.on_thread_stop(|_| context::exit_worker());
-        let worker_timer = timer.clone();
-        let scheduler = scheduler.build(|index| {
-            let parker = parkers.next().expect("one parker per worker");
-            TimerParker::new(parker, worker_timer.clone(), index)
-        })?;
-        let blocking_thread_handle = Arc::new(Mutex::new(None::<Handle>));
-        let start_slot = blocking_thread_handle.clone();
-        let blocking = BlockingPool::builder()
-            .max_threads(self.max_blocking_threads)
-            .keep_alive(self.blocking_keep_alive)
-            .thread_name(format!("{}-blocking", self.thread_name))
-            .on_thread_start(move || {
-                if let Some(handle) = start_slot.lock().clone() {
-                    context::enter_blocking_thread(handle);
-                }
-            })
-            .on_thread_stop(context::exit_blocking_thread)
-            .build();
-        let pool = blocking.clone();
-        reactor.set_blocking_spawner(move |job| drop(pool.spawn(job)));
+            .thread_name(self.thread_name.clone())
+            .prepare(|_| parkers.next().expect("one parking stack per worker"))?;
         let handle = Handle {
             spawner: scheduler.spawner(),
             timer,
             reactor,
-            blocking,
+            blocking: self.blocking_pool(),
         };
-        let _ = handle_slot.set(handle.clone());
-        *blocking_thread_handle.lock() = Some(handle.clone());
+        let pool = handle.blocking.clone();
+        handle
+            .reactor
+            .set_blocking_spawner(move |job| drop(pool.spawn(job)));
+        // Phase two: the workers, each with the handle current for its whole life.
+        let worker_handle = handle.clone();
+        scheduler
+            .on_thread_start(move |index| context::enter_worker(worker_handle.clone(), index))
+            .on_thread_stop(|_| context::exit_worker());
         Ok(Runtime {
             handle,
-            scheduler: Some(scheduler),
-            blocking_thread_handle,
+            scheduler: Some(scheduler.start()?),
         })
     }
+
+    fn blocking_pool(&self) -> BlockingPool {
+        BlockingPool::builder()
+            .max_threads(self.max_blocking_threads)
+            .keep_alive(self.blocking_keep_alive)
+            .thread_name(format!("{}-blocking", self.thread_name))
+            .build()
+    }
+}
+
+/// The timer of `workers` workers, and each worker's parking stack, bottom up: a thread
+/// parker, the I/O layer on `reactor`, then the timer's layer.
+fn parking_stacks(
+    reactor: &Arc<Reactor>,
+    workers: usize,
+) -> (Arc<Timer>, impl Iterator<Item = WorkerParker>) {
+    let io_parkers: Vec<_> = (0..workers)
+        .map(|_| IoParker::new(ThreadParker::new(), reactor.clone()))
+        .collect();
+    let timer = Timer::new(
+        io_parkers
+            .iter()
+            .map(|parker| {
+                let unparker = parker.unparker();
+                Box::new(move || unparker.unpark()) as Box<dyn Fn() + Send + Sync>
+            })
+            .collect(),
+    );
+    let worker_timer = timer.clone();
+    let parkers = io_parkers
+        .into_iter()
+        .enumerate()
+        .map(move |(index, io)| TimerParker::new(io, worker_timer.clone(), index));
+    (timer, parkers)
 }
 
 impl Handle {
@@ -427,7 +424,11 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.blocking.spawn(f)
+        let handle = self.clone();
+        self.blocking.spawn(move || {
+            let _current = context::enter_blocking(handle);
+            f()
+        })
     }
 
     /// The number of armed timers (sleeps, timeouts and intervals registered and not yet

@@ -1,5 +1,4 @@
-//! Time: `sleep`, `sleep_until`, `timeout`, `interval` (asyncio's `sleep` and `wait_for`), and
-//! the timer's layer in each worker's parking stack.
+//! Time: `sleep`, `sleep_until`, `timeout`, `interval` (asyncio's `sleep` and `wait_for`).
 //!
 //! The futures come from `spindle-timer`; these functions make sure a `Sleep` polled outside
 //! any runtime attaches to the process-wide default runtime. Deadlines have 10 µs resolution
@@ -17,11 +16,7 @@
 //! });
 //! ```
 
-use spindle_scheduler::Park;
-use spindle_timer::Timer;
 use std::future::Future;
-use std::sync::Arc;
-use std::task::Waker;
 use std::time::{Duration, Instant};
 
 pub use spindle_timer::{Elapsed, Interval, MissedTickBehavior, Sleep, Timeout};
@@ -99,65 +94,4 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 pub fn interval(period: Duration) -> Interval {
     attach_default();
     spindle_timer::interval(period)
-}
-
-/// The timer layer of worker `index`'s parking stack, over `P` (the I/O layer). Before
-/// blocking it fires due timers (its own wheel's, and those of busy workers) and bounds the
-/// park by the next deadline; after waking it fires what came due and wakes those tasks (onto
-/// this worker).
-pub(crate) struct TimerParker<P> {
-    inner: P,
-    timer: Arc<Timer>,
-    index: usize,
-    due: Vec<Waker>,
-}
-
-impl<P: Park> TimerParker<P> {
-    pub(crate) fn new(inner: P, timer: Arc<Timer>, index: usize) -> TimerParker<P> {
-        TimerParker {
-            inner,
-            timer,
-            index,
-            due: Vec::new(),
-        }
-    }
-
-    fn park_for(&mut self, limit: Option<Duration>) {
-        if limit == Some(Duration::ZERO) {
-            // Maintenance: let the layer below deliver its events, without blocking.
-            self.inner.park_timeout(Duration::ZERO);
-        } else {
-            match self.timer.before_park(self.index, limit, &mut self.due) {
-                Some(Duration::ZERO) => {}
-                Some(timeout) => self.inner.park_timeout(timeout),
-                None => self.inner.park(),
-            }
-            self.timer.after_park(self.index);
-        }
-        self.timer.fire_due(self.index, &mut self.due);
-        self.due.drain(..).for_each(wake_containing_panic);
-    }
-}
-
-/// Wakes a task whose timer fired. The waker may be anyone's code (a future can poll a sleep
-/// with a waker of its own); its panic must neither kill this worker nor leave the wakers
-/// after it in `due` unwoken. The panic hook has already reported it.
-fn wake_containing_panic(waker: Waker) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
-}
-
-impl<P: Park> Park for TimerParker<P> {
-    type Unpark = P::Unpark;
-
-    fn unpark(&self) -> P::Unpark {
-        self.inner.unpark()
-    }
-
-    fn park(&mut self) {
-        self.park_for(None);
-    }
-
-    fn park_timeout(&mut self, timeout: Duration) {
-        self.park_for(Some(timeout));
-    }
 }

@@ -128,29 +128,33 @@ fn a_blocked_worker_does_not_stall_io() {
 #[test]
 fn a_thousand_concurrent_connections() {
     let rt = runtime(2);
-    with_watchdog("thousand-connections", Duration::from_secs(120), move || {
-        let _counter = LISTEN_OVERFLOW_COUNTER
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let overflows_before = common::listen_overflows();
-        let (served, accepted, elapsed) = rt.block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (server, accepted) = spawn_echo_server(listener);
-            let start = Instant::now();
-            let served = burst_of_clients(addr, 1000).await;
-            let elapsed = start.elapsed();
-            server.abort();
-            (served, accepted.load(Ordering::Relaxed), elapsed)
-        });
-        let overflows = common::listen_overflows() - overflows_before;
-        assert_eq!(served, 1000);
-        assert_eq!(overflows, 0, "the accept queue overflowed (in {elapsed:?})");
-        assert_eq!(
-            accepted, 1000,
-            "accepted {accepted} sockets for 1,000 connections"
-        );
-    });
+    with_watchdog(
+        "thousand-connections",
+        Duration::from_secs(120),
+        move || {
+            let _counter = LISTEN_OVERFLOW_COUNTER
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let overflows_before = common::listen_overflows();
+            let (served, accepted, elapsed) = rt.block_on(async {
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let (server, accepted) = spawn_echo_server(listener);
+                let start = Instant::now();
+                let served = burst_of_clients(addr, 1000).await;
+                let elapsed = start.elapsed();
+                server.abort();
+                (served, accepted.load(Ordering::Relaxed), elapsed)
+            });
+            let overflows = common::listen_overflows() - overflows_before;
+            assert_eq!(served, 1000);
+            assert_eq!(overflows, 0, "the accept queue overflowed (in {elapsed:?})");
+            assert_eq!(
+                accepted, 1000,
+                "accepted {accepted} sockets for 1,000 connections"
+            );
+        },
+    );
 }
 
 /// The same burst at a listener whose backlog (64) is far below it: the accept queue

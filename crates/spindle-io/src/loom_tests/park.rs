@@ -3,65 +3,21 @@
 //! yet.
 //!
 //! The real `IoParker` runs over the real reactor, with two stand-ins: epoll and its eventfd
-//! (`crate::loom::epoll`: an untimed turn blocks until the eventfd is written) and the thread
-//! parker ([`TokenParker`]). Every park here is untimed, so a lost wake-up leaves the worker
+//! (`crate::loom::epoll`: an untimed turn blocks until the eventfd is written), and
+//! spindle-core's `ThreadParker`, built from loom's mutex and condition variable (loom has no
+//! clock: its timed park returns as if its timeout had passed). Every park here is untimed, so a lost wake-up leaves the worker
 //! blocked for good, and loom reports the deadlock (the main thread waits to join it).
 
 use super::model;
-use crate::park::{IoParker, IoUnparker, ThreadPark, ThreadUnpark};
+use crate::park::{IoParker, IoUnparker};
 use crate::reactor::Reactor;
-use loom::sync::{Condvar, Mutex};
 use loom::thread;
+use spindle_core::{Park, ThreadParker, ThreadUnparker, Unpark};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// The thread parker under a model worker's `IoParker`: a token under a loom mutex, which an
-/// unpark sets and a park waits for and consumes. (loom has no clock: a timed park consumes the
-/// token and returns, as if its timeout had passed.)
-struct TokenParker(Arc<Token>);
-
-#[derive(Clone)]
-struct TokenUnparker(Arc<Token>);
-
-struct Token {
-    set: Mutex<bool>,
-    changed: Condvar,
-}
-
-impl ThreadPark for TokenParker {
-    type Unparker = TokenUnparker;
-
-    fn unparker(&self) -> TokenUnparker {
-        TokenUnparker(self.0.clone())
-    }
-
-    fn park(&mut self) {
-        let mut set = self.0.set.lock().unwrap();
-        while !*set {
-            set = self.0.changed.wait(set).unwrap();
-        }
-        *set = false;
-    }
-
-    fn park_timeout(&mut self, _timeout: Duration) {
-        *self.0.set.lock().unwrap() = false;
-    }
-}
-
-impl ThreadUnpark for TokenUnparker {
-    fn unpark(&self) {
-        *self.0.set.lock().unwrap() = true;
-        self.0.changed.notify_one();
-    }
-}
 
 /// A worker's I/O layer on `reactor`, and its unparker.
-fn worker(reactor: &Arc<Reactor>) -> (IoParker<TokenParker>, IoUnparker<TokenUnparker>) {
-    let token = Arc::new(Token {
-        set: Mutex::new(false),
-        changed: Condvar::new(),
-    });
-    let parker = IoParker::new(TokenParker(token), reactor.clone());
+fn worker(reactor: &Arc<Reactor>) -> (IoParker<ThreadParker>, IoUnparker<ThreadUnparker>) {
+    let parker = IoParker::new(ThreadParker::new(), reactor.clone());
     let unparker = parker.unparker();
     (parker, unparker)
 }

@@ -12,7 +12,7 @@
 //! Errors keep their kind and name the address: an unparsable address or port is
 //! `InvalidInput` (never a panic), a lookup failure keeps the resolver's kind.
 
-use crate::loom::Mutex;
+use crate::loom::sync::Mutex;
 use std::fmt;
 use std::future::Future;
 use std::io;

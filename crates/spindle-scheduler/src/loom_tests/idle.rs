@@ -10,11 +10,11 @@
 
 use super::model;
 use crate::idle::Idle;
-use crate::loom::sync::{fence, AtomicUsize};
+use crate::loom::sync::atomic::{fence, AtomicUsize};
 use crate::loom::Arc;
-use crate::park::{Park, ThreadParker, ThreadUnparker, Unpark};
 use crate::worker::STRANDED_CHECK_INTERVAL;
 use loom::thread;
+use spindle_core::{Park, ThreadParker, ThreadUnparker, Unpark};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Release, SeqCst};
 
 /// Stand-in for the injector: the number of queued tasks.
@@ -73,7 +73,7 @@ fn injector_push_vs_last_searcher_parking() {
         let idle = Arc::new(Idle::new(1));
         let queue = Arc::new(Queue(AtomicUsize::new(0)));
         let mut parker = ThreadParker::new();
-        let unparker = parker.unpark();
+        let unparker = parker.unparker();
 
         let producer = {
             let (idle, queue, unparker) = (idle.clone(), queue.clone(), unparker.clone());
@@ -145,7 +145,7 @@ fn leaving_an_idle_runtime_vs_a_watcher_ending_its_grace() {
         assert!(!idle.transition_worker_to_parked(0, false));
         assert!(!idle.transition_worker_to_parked(1, false));
         let mut parker = ThreadParker::new();
-        let unparker = parker.unpark();
+        let unparker = parker.unparker();
 
         let leaving = {
             let idle = idle.clone();

@@ -7,7 +7,7 @@
 //! task's clone of the scheduler) or as an access to a freed cell.
 
 use super::model;
-use crate::loom::sync::{AtomicBool, Mutex};
+use crate::loom::sync::{atomic::AtomicBool, Mutex};
 use crate::loom::Arc;
 use crate::owned::OwnedTasks;
 use crate::task::{new_task, JoinError, JoinHandle, Runnable, Schedule, TaskRef};

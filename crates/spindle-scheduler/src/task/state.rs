@@ -12,7 +12,7 @@
 //! | `JOIN_INTEREST` | the `JoinHandle` is alive |
 //! | `JOIN_WAKER` | the join waker is published: the runtime may read it, the handle may not write it |
 
-use crate::loom::sync::AtomicUsize;
+use crate::loom::sync::atomic::AtomicUsize;
 use std::fmt;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 

@@ -14,7 +14,8 @@
 //!   wake-up is never lost. One `unpark` releases at most one `park`.
 //! - `park` and `park_timeout` may return spuriously; the scheduler re-checks its queues.
 
-use crate::loom::sync::{self, AtomicUsize, Condvar, Mutex};
+use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::{Condvar, Mutex};
 use crate::loom::Arc;
 use std::fmt;
 use std::sync::atomic::Ordering::SeqCst;
@@ -25,21 +26,21 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use spindle_scheduler::{Park, ThreadParker, Unpark};
+/// use spindle_core::{Park, ThreadParker, Unpark};
 /// use std::time::Duration;
 ///
 /// let mut parker = ThreadParker::new();
-/// let unparker = parker.unpark();
+/// let unparker = parker.unparker();
 /// std::thread::spawn(move || unparker.unpark());
 /// parker.park(); // returns once the other thread has called unpark
 /// parker.park_timeout(Duration::from_millis(1)); // returns after at most about 1 ms
 /// ```
 pub trait Park: Send + 'static {
     /// The handle that wakes this parker from any thread.
-    type Unpark: Unpark;
+    type Unparker: Unpark;
 
     /// A handle that wakes this parker.
-    fn unpark(&self) -> Self::Unpark;
+    fn unparker(&self) -> Self::Unparker;
 
     /// Blocks until unparked, or until the driver underneath has work.
     fn park(&mut self);
@@ -52,10 +53,10 @@ pub trait Park: Send + 'static {
 /// Wakes a [`Park`] from any thread.
 ///
 /// ```
-/// use spindle_scheduler::{Park, ThreadParker, Unpark};
+/// use spindle_core::{Park, ThreadParker, Unpark};
 ///
 /// let mut parker = ThreadParker::new();
-/// parker.unpark().unpark(); // an unpark before the park is not lost
+/// parker.unparker().unpark(); // an unpark before the park is not lost
 /// parker.park();
 /// ```
 pub trait Unpark: Send + Sync + 'static {
@@ -71,10 +72,10 @@ const NOTIFIED: usize = 2;
 /// of a thread that is not parked takes no lock.
 ///
 /// ```
-/// use spindle_scheduler::{Park, ThreadParker, Unpark};
+/// use spindle_core::{Park, ThreadParker, Unpark};
 ///
 /// let mut parker = ThreadParker::new();
-/// let unparker = parker.unpark();
+/// let unparker = parker.unparker();
 /// let waker = std::thread::spawn(move || unparker.unpark());
 /// parker.park();
 /// waker.join().unwrap();
@@ -86,9 +87,9 @@ pub struct ThreadParker {
 /// Wakes a [`ThreadParker`].
 ///
 /// ```
-/// use spindle_scheduler::{Park, ThreadParker, Unpark};
+/// use spindle_core::{Park, ThreadParker, Unpark};
 /// let parker = ThreadParker::new();
-/// let unparker = parker.unpark();
+/// let unparker = parker.unparker();
 /// unparker.unpark();
 /// ```
 #[derive(Clone)]
@@ -106,7 +107,7 @@ impl ThreadParker {
     /// A parker with no pending wake-up.
     ///
     /// ```
-    /// let parker = spindle_scheduler::ThreadParker::new();
+    /// let parker = spindle_core::ThreadParker::new();
     /// # drop(parker);
     /// ```
     pub fn new() -> ThreadParker {
@@ -152,13 +153,13 @@ impl ParkState {
         }
         match timeout {
             None => loop {
-                guard = sync::wait(&self.condvar, guard);
+                guard = self.condvar.wait(guard);
                 if self.take_notification() {
                     return;
                 }
             },
             Some(timeout) => {
-                guard = sync::wait_for(&self.condvar, guard, timeout);
+                guard = self.condvar.wait_for(guard, timeout);
                 drop(guard);
                 // Timed out or notified: either way leave the PARKED state, consuming a
                 // notification if one arrived.
@@ -177,9 +178,9 @@ impl ParkState {
 }
 
 impl Park for ThreadParker {
-    type Unpark = ThreadUnparker;
+    type Unparker = ThreadUnparker;
 
-    fn unpark(&self) -> ThreadUnparker {
+    fn unparker(&self) -> ThreadUnparker {
         ThreadUnparker {
             inner: self.inner.clone(),
         }
@@ -226,7 +227,7 @@ mod tests {
         mut parker: ThreadParker,
         park: impl FnOnce(&mut ThreadParker) + Send + 'static,
     ) -> ThreadParker {
-        let unparker = parker.unpark();
+        let unparker = parker.unparker();
         let (returned_tx, returned_rx) = mpsc::channel();
         let parking = std::thread::spawn(move || {
             park(&mut parker);
@@ -256,7 +257,7 @@ mod tests {
     #[test]
     fn unpark_before_park_is_not_lost() {
         let parker = ThreadParker::new();
-        parker.unpark().unpark();
+        parker.unparker().unpark();
         assert_eq!(state(&parker), NOTIFIED);
         let parker = park_within_limit(parker, |parker| parker.park());
         assert_eq!(
@@ -269,7 +270,7 @@ mod tests {
     #[test]
     fn unpark_during_park_releases_it() {
         let parker = ThreadParker::new();
-        let unparker = parker.unpark();
+        let unparker = parker.unparker();
         let unparking = std::thread::spawn(move || {
             while unparker.inner.state.load(SeqCst) != PARKED {
                 std::thread::yield_now();
@@ -294,7 +295,7 @@ mod tests {
         let parker = park_within_limit(parker, |parker| parker.park_timeout(Duration::ZERO));
         assert_eq!(state(&parker), EMPTY);
         // The timed-out parks leave the parker as new: an unpark is stored for the next park.
-        parker.unpark().unpark();
+        parker.unparker().unpark();
         assert_eq!(state(&parker), NOTIFIED);
         let parker = park_within_limit(parker, |parker| parker.park());
         assert_eq!(state(&parker), EMPTY);
@@ -303,7 +304,7 @@ mod tests {
     #[test]
     fn one_unpark_releases_one_park() {
         let parker = ThreadParker::new();
-        let unparker = parker.unpark();
+        let unparker = parker.unparker();
         unparker.unpark();
         unparker.unpark();
         let mut parker = park_within_limit(parker, |parker| parker.park());

@@ -3,8 +3,8 @@
 //! A lost wake-up shows as a loom deadlock: the parking thread blocks on the condition
 //! variable forever while the main thread waits to join it.
 
-use super::model;
-use crate::loom::sync::AtomicBool;
+use crate::loom::model;
+use crate::loom::sync::atomic::AtomicBool;
 use crate::loom::Arc;
 use crate::park::{Park, ThreadParker, Unpark};
 use loom::thread;
@@ -24,7 +24,7 @@ use std::time::Duration;
 fn unpark_is_never_lost() {
     model(|| {
         let mut parker = ThreadParker::new();
-        let unparker = parker.unpark();
+        let unparker = parker.unparker();
         let waker = thread::spawn(move || unparker.unpark());
         parker.park();
         waker.join().unwrap();
@@ -44,7 +44,7 @@ fn unpark_is_never_lost() {
 fn unpark_after_timed_park_is_not_lost() {
     model(|| {
         let mut parker = ThreadParker::new();
-        let unparker = parker.unpark();
+        let unparker = parker.unparker();
         let timed_out = Arc::new(AtomicBool::new(false));
         let waker = {
             let timed_out = timed_out.clone();

@@ -10,11 +10,10 @@
 //! # Invariants
 //!
 //! 1. One budget per thread, shared by every spindle crate on that thread: the scheduler's
-//!    join handles, the timer's sleeps and the I/O crate's sockets. The engine crates do not
-//!    depend on each other, so the budget is a plain `Rc<Cell<u8>>` ([`Budget`]) that each
-//!    crate holds in its own thread-local; the facade installs the worker's budget into the
-//!    timer and I/O crates when the worker starts.
-//! 2. A worker refills its budget before every task poll ([`BUDGET_PER_POLL`]). A thread with
+//!    join handles, the timer's sleeps and the I/O crate's sockets all spend from this
+//!    module's thread-local slot. A runtime installs a worker's budget once, when the worker
+//!    starts ([`set_budget`]); a `block_on` installs one for its future.
+//! 2. The owner refills the budget before every task poll ([`BUDGET_PER_POLL`]). A thread with
 //!    no budget installed (a plain thread, a foreign executor) is never throttled.
 //! 3. Only an operation that completes spends: one that returns `Pending` refunds, so a task
 //!    is never throttled for waiting.
@@ -33,10 +32,10 @@
 //! use std::rc::Rc;
 //!
 //! // What a runtime does on each worker thread: install one budget, refill it before each poll.
-//! let budget: spindle_scheduler::coop::Budget = Rc::new(Cell::new(128));
-//! let previous = spindle_scheduler::coop::set_budget(Some(budget.clone()));
+//! let budget: spindle_core::coop::Budget = Rc::new(Cell::new(128));
+//! let previous = spindle_core::coop::set_budget(Some(budget.clone()));
 //! budget.set(128);
-//! spindle_scheduler::coop::set_budget(previous);
+//! spindle_core::coop::set_budget(previous);
 //! ```
 
 use std::cell::{Cell, RefCell};
@@ -46,7 +45,7 @@ use std::task::{Context, Poll};
 /// Operations a task may complete in one poll before it must yield.
 ///
 /// ```
-/// assert_eq!(spindle_scheduler::coop::BUDGET_PER_POLL, 128);
+/// assert_eq!(spindle_core::coop::BUDGET_PER_POLL, 128);
 /// ```
 pub const BUDGET_PER_POLL: u8 = 128;
 
@@ -54,7 +53,7 @@ pub const BUDGET_PER_POLL: u8 = 128;
 /// [`coop`](self) module).
 ///
 /// ```
-/// let budget: spindle_scheduler::coop::Budget = std::rc::Rc::new(std::cell::Cell::new(128));
+/// let budget: spindle_core::coop::Budget = std::rc::Rc::new(std::cell::Cell::new(128));
 /// assert_eq!(budget.get(), 128);
 /// ```
 pub type Budget = Rc<Cell<u8>>;
@@ -63,18 +62,18 @@ thread_local! {
     static BUDGET: RefCell<Option<Budget>> = const { RefCell::new(None) };
 }
 
-/// Makes `budget` the one this crate's join handles spend on the calling thread, returning
+/// Makes `budget` the one that every spindle operation on the calling thread spends, returning
 /// the one it replaces. `None` turns the budget off.
 ///
 /// ```
 /// use std::cell::Cell;
 /// use std::rc::Rc;
 ///
-/// let budget = Rc::new(Cell::new(spindle_scheduler::coop::BUDGET_PER_POLL));
-/// let previous = spindle_scheduler::coop::set_budget(Some(budget.clone()));
+/// let budget = Rc::new(Cell::new(spindle_core::coop::BUDGET_PER_POLL));
+/// let previous = spindle_core::coop::set_budget(Some(budget.clone()));
 /// assert!(previous.is_none());
-/// assert!(spindle_scheduler::coop::budget().is_some());
-/// spindle_scheduler::coop::set_budget(previous);
+/// assert!(spindle_core::coop::budget().is_some());
+/// spindle_core::coop::set_budget(previous);
 /// ```
 pub fn set_budget(budget: Option<Budget>) -> Option<Budget> {
     BUDGET.try_with(|b| b.replace(budget)).ok().flatten()
@@ -83,7 +82,7 @@ pub fn set_budget(budget: Option<Budget>) -> Option<Budget> {
 /// The budget installed on the calling thread, if any.
 ///
 /// ```
-/// assert!(spindle_scheduler::coop::budget().is_none());
+/// assert!(spindle_core::coop::budget().is_none());
 /// ```
 pub fn budget() -> Option<Budget> {
     BUDGET.try_with(|b| b.borrow().clone()).ok().flatten()
@@ -97,10 +96,10 @@ pub fn budget() -> Option<Budget> {
 /// use std::cell::Cell;
 /// use std::rc::Rc;
 ///
-/// assert!(spindle_scheduler::coop::has_budget());
-/// let previous = spindle_scheduler::coop::set_budget(Some(Rc::new(Cell::new(0))));
-/// assert!(!spindle_scheduler::coop::has_budget());
-/// spindle_scheduler::coop::set_budget(previous);
+/// assert!(spindle_core::coop::has_budget());
+/// let previous = spindle_core::coop::set_budget(Some(Rc::new(Cell::new(0))));
+/// assert!(!spindle_core::coop::has_budget());
+/// spindle_core::coop::set_budget(previous);
 /// ```
 pub fn has_budget() -> bool {
     BUDGET
@@ -111,7 +110,21 @@ pub fn has_budget() -> bool {
 /// Spends one unit of the calling thread's budget for an operation about to complete. When
 /// the budget is exhausted, wakes the task and returns `Pending`: it yields. The returned
 /// [`Spent`] refunds the unit if dropped without [`Spent::made_progress`].
-pub(crate) fn poll_spend(cx: &mut Context<'_>) -> Poll<Spent> {
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::task::{Context, Poll, Waker};
+/// use spindle_core::coop;
+///
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let previous = coop::set_budget(Some(Rc::new(Cell::new(1))));
+/// let Poll::Ready(spent) = coop::poll_spend(&mut cx) else { unreachable!() };
+/// spent.made_progress(); // the operation completed: the last unit is gone
+/// assert!(coop::poll_spend(&mut cx).is_pending()); // the next one yields
+/// coop::set_budget(previous);
+/// ```
+pub fn poll_spend(cx: &mut Context<'_>) -> Poll<Spent> {
     if cfg!(loom) {
         return Poll::Ready(Spent { spent: false });
     }
@@ -132,15 +145,16 @@ pub(crate) fn poll_spend(cx: &mut Context<'_>) -> Poll<Spent> {
     }
 }
 
-/// One unit of budget taken for an operation in progress.
+/// One unit of budget taken for an operation in progress, from [`poll_spend`].
 #[must_use = "dropping it refunds the unit"]
-pub(crate) struct Spent {
+#[derive(Debug)]
+pub struct Spent {
     spent: bool,
 }
 
 impl Spent {
     /// The operation completed: the unit stays spent.
-    pub(crate) fn made_progress(mut self) {
+    pub fn made_progress(mut self) {
         self.spent = false;
     }
 }
