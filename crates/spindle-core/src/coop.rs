@@ -75,6 +75,7 @@ thread_local! {
 /// assert!(spindle_core::coop::budget().is_some());
 /// spindle_core::coop::set_budget(previous);
 /// ```
+#[inline]
 pub fn set_budget(budget: Option<Budget>) -> Option<Budget> {
     BUDGET.try_with(|b| b.replace(budget)).ok().flatten()
 }
@@ -84,6 +85,7 @@ pub fn set_budget(budget: Option<Budget>) -> Option<Budget> {
 /// ```
 /// assert!(spindle_core::coop::budget().is_none());
 /// ```
+#[inline]
 pub fn budget() -> Option<Budget> {
     BUDGET.try_with(|b| b.borrow().clone()).ok().flatten()
 }
@@ -101,6 +103,7 @@ pub fn budget() -> Option<Budget> {
 /// assert!(!spindle_core::coop::has_budget());
 /// spindle_core::coop::set_budget(previous);
 /// ```
+#[inline]
 pub fn has_budget() -> bool {
     BUDGET
         .try_with(|b| b.borrow().as_ref().is_none_or(|budget| budget.get() > 0))
@@ -124,6 +127,7 @@ pub fn has_budget() -> bool {
 /// assert!(coop::poll_spend(&mut cx).is_pending()); // the next one yields
 /// coop::set_budget(previous);
 /// ```
+#[inline]
 pub fn poll_spend(cx: &mut Context<'_>) -> Poll<Spent> {
     if cfg!(loom) {
         return Poll::Ready(Spent { spent: false });
@@ -154,12 +158,14 @@ pub struct Spent {
 
 impl Spent {
     /// The operation completed: the unit stays spent.
+    #[inline]
     pub fn made_progress(mut self) {
         self.spent = false;
     }
 }
 
 impl Drop for Spent {
+    #[inline]
     fn drop(&mut self) {
         if self.spent {
             let _ = BUDGET.try_with(|b| {

@@ -60,11 +60,13 @@ pub mod sync {
 
     impl<T> Mutex<T> {
         /// A lock holding `value`.
+        #[inline]
         pub fn new(value: T) -> Mutex<T> {
             Mutex(imp::Mutex::new(value))
         }
 
         /// Blocks until the lock is held.
+        #[inline]
         pub fn lock(&self) -> MutexGuard<'_, T> {
             self.0
                 .lock()
@@ -72,6 +74,7 @@ pub mod sync {
         }
 
         /// The lock if it is free now, `None` if another thread holds it.
+        #[inline]
         pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
             match self.0.try_lock() {
                 Ok(guard) => Some(guard),
@@ -141,11 +144,13 @@ pub mod sync {
         }
 
         /// Wakes one waiter.
+        #[inline]
         pub fn notify_one(&self) {
             self.0.notify_one();
         }
 
         /// Wakes every waiter.
+        #[inline]
         pub fn notify_all(&self) {
             self.0.notify_all();
         }
@@ -179,16 +184,19 @@ pub mod cell {
     #[cfg(not(loom))]
     impl<T> UnsafeCell<T> {
         /// A cell holding `value`.
+        #[inline]
         pub const fn new(value: T) -> Self {
             UnsafeCell(std::cell::UnsafeCell::new(value))
         }
 
         /// Runs `f` with a pointer for reading the value.
+        #[inline]
         pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
             f(self.0.get())
         }
 
         /// Runs `f` with a pointer for writing the value.
+        #[inline]
         pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             f(self.0.get())
         }

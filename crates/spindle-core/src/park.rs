@@ -168,6 +168,7 @@ impl ParkState {
         }
     }
 
+    #[inline]
     fn unpark(&self) {
         if self.state.swap(NOTIFIED, SeqCst) == PARKED {
             // Taking the lock orders this notify after the parker's wait began.
@@ -180,6 +181,7 @@ impl ParkState {
 impl Park for ThreadParker {
     type Unparker = ThreadUnparker;
 
+    #[inline]
     fn unparker(&self) -> ThreadUnparker {
         ThreadUnparker {
             inner: self.inner.clone(),
@@ -196,6 +198,7 @@ impl Park for ThreadParker {
 }
 
 impl Unpark for ThreadUnparker {
+    #[inline]
     fn unpark(&self) {
         self.inner.unpark();
     }
