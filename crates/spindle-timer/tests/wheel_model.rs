@@ -1,5 +1,5 @@
 //! The wheel against a reference model (a `BTreeMap` ordered by deadline) over random
-//! sequences of insert, cancel, reset and advance on a virtual clock, with steps from 0 ms to
+//! sequences of insert, cancel, reset and advance on a virtual clock, with steps from 0 ticks to
 //! jumps across epochs and up to the end of time.
 //!
 //! Catches: an entry fired early, late or twice, or lost in a cascade or in the overflow list;

@@ -17,8 +17,8 @@
 //! unread bytes in the kernel would have made it RST.
 //!
 //! Only reads into buffers smaller than [`READ_AHEAD_BELOW`] read ahead. Beside a large copy a
-//! failing call is cheap, and the two-segment `readv` is not: in `tcp_bulk` (64 KiB reads, one
-//! worker) reading ahead made the transfer 10 to 15% slower, all of it in the kernel.
+//! failing call is cheap, and the two-segment `readv` is not: it made bulk transfers with large
+//! reads measurably slower, all of it in the kernel (docs/benchmarks.md, `tcp_bulk`).
 
 use super::{no_addresses, resolve, with_context, ToSocketAddrs};
 use crate::context;

@@ -57,10 +57,10 @@
 //!
 //! So a read does not zero all of hyper's free buffer (8 KiB or more), only a *read window*
 //! that adapts to the traffic: it starts at 4 KiB, doubles (up to 512 KiB) after a read that
-//! filled it (more data is probably waiting), and halves, down to 1 KiB, after a read that used less than a
-//! quarter of it. Small requests then cost a 1 KiB memset per read, and a large body grows the
-//! window to the whole free buffer within a few reads. In the hello-world benchmark the full
-//! 8 KiB memset was the server's largest user-space symbol (5% of its CPU time).
+//! filled it (more data is probably waiting), and halves, down to 1 KiB, after a read that used
+//! less than a quarter of it. Small requests then cost a 1 KiB memset per read, and a large
+//! body grows the window to the whole free buffer within a few reads. In a hello-world server
+//! the full 8 KiB memset was the largest user-space symbol of a profile (docs/benchmarks.md).
 //!
 //! # Writes
 //!
