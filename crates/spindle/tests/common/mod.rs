@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::sync::{mpsc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the test body last said it was doing ([`progress`]), for the watchdog's message.
 static PROGRESS: Mutex<String> = Mutex::new(String::new());
@@ -147,4 +147,30 @@ pub fn listen_overflows() -> u64 {
             .unwrap();
     }
     panic!("/proc/net/netstat has no TcpExt line")
+}
+
+/// How long a wait in the fault tests may take before it fails: far more than each needs.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Threads of this process whose name starts with `prefix` (at most 15 bytes: the kernel
+/// keeps no more of a thread's name).
+pub fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Polls `count` until it reads `expected` (a joined thread leaves `/proc` a moment after its
+/// join returns), for at most [`WAIT_LIMIT`]; returns the last reading.
+pub fn settled(expected: usize, count: impl Fn() -> usize) -> usize {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    loop {
+        let now = count();
+        if now == expected || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
