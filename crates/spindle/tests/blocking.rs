@@ -74,7 +74,7 @@ fn a_panicking_closure_is_a_join_error_and_the_pool_lives_on() {
 #[test]
 fn closures_beyond_the_cap_wait_in_the_queue() {
     let runtime = spindle::Builder::new()
-        .worker_threads(1)
+        .worker_threads(common::worker_threads(1))
         .max_blocking_threads(2)
         .build()
         .unwrap();
@@ -96,7 +96,7 @@ fn closures_beyond_the_cap_wait_in_the_queue() {
 #[test]
 fn aborting_a_queued_closure_cancels_it() {
     let runtime = spindle::Builder::new()
-        .worker_threads(1)
+        .worker_threads(common::worker_threads(1))
         .max_blocking_threads(1)
         .build()
         .unwrap();
@@ -115,7 +115,7 @@ fn aborting_a_queued_closure_cancels_it() {
 #[test]
 fn idle_blocking_threads_exit_after_the_keep_alive() {
     let runtime = spindle::Builder::new()
-        .worker_threads(1)
+        .worker_threads(common::worker_threads(1))
         .thread_name("kal")
         .thread_keep_alive(Duration::from_millis(100))
         .build()
@@ -171,7 +171,7 @@ fn shutdown_timeout_returns_at_its_deadline_despite_a_running_closure() {
 #[test]
 fn dropping_the_runtime_waits_for_running_closures_and_cancels_queued_ones() {
     let runtime = spindle::Builder::new()
-        .worker_threads(1)
+        .worker_threads(common::worker_threads(1))
         .max_blocking_threads(1)
         .build()
         .unwrap();
@@ -203,18 +203,17 @@ fn dropping_the_runtime_waits_for_running_closures_and_cancels_queued_ones() {
 #[test]
 fn a_blocking_thread_may_block_on_and_spawn_onto_its_runtime() {
     let runtime = spindle::Builder::new()
-        .worker_threads(1)
+        .worker_threads(common::worker_threads(1))
         .thread_name("own")
         .build()
         .unwrap();
     let answer = runtime.block_on(runtime.spawn_blocking(|| {
         assert!(spindle::Handle::try_current().is_some());
         let task = spindle::spawn(async {
-            let worker = std::thread::current().name().map(str::to_owned);
-            assert_eq!(
-                worker.as_deref(),
-                Some("own-0"),
-                "spawned onto its own runtime"
+            let worker = std::thread::current().name().unwrap_or("").to_owned();
+            assert!(
+                worker.starts_with("own-"),
+                "spawned onto {worker:?}, not its own runtime"
             );
             20
         });
@@ -232,7 +231,7 @@ fn spawn_blocking_outside_any_runtime_uses_the_default_runtime() {
 #[test]
 fn host_names_resolve_on_the_blocking_pool() {
     let runtime = spindle::Builder::new()
-        .worker_threads(1)
+        .worker_threads(common::worker_threads(1))
         .thread_name("dns")
         .build()
         .unwrap();

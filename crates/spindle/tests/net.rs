@@ -263,7 +263,7 @@ fn connecting_to_a_closed_port_is_refused() {
 #[test]
 fn an_idle_runtime_uses_no_cpu() {
     let rt = spindle::Builder::new()
-        .worker_threads(2)
+        .worker_threads(common::worker_threads(2))
         .thread_name("idle-net")
         .build()
         .unwrap();

@@ -515,7 +515,7 @@ fn runtimes_alive_at_once_wake_each_others_tasks() {
         let runtimes: Vec<_> = (0..RUNTIMES)
             .map(|r| {
                 spindle::Builder::new()
-                    .worker_threads(2)
+                    .worker_threads(common::worker_threads(2))
                     .thread_name(format!("ring{r}"))
                     .build()
                     .unwrap()
