@@ -13,7 +13,7 @@
 //!   (shutdown); whoever unlinks it takes over the registry's reference.
 //! - Once a shard is closed, `insert` refuses: no task can slip in after the shutdown sweep.
 
-use crate::loom::sync::Mutex;
+use crate::loom::HotMutex as Mutex;
 use crate::task::{Header, OwnedLinks, TaskRef};
 use crossbeam_utils::CachePadded;
 use std::ptr::NonNull;
