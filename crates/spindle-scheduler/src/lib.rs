@@ -54,8 +54,8 @@ mod loom {
     /// The lock of the task registry's shards, taken twice per task (spawn and completion):
     /// parking_lot's, whose uncontended lock and unlock inline to one atomic each. std's mutex,
     /// behind `spindle_core::loom::sync::Mutex`, also checks and records poisoning and is not
-    /// inlined here: 70 more instructions per task in a spawn-and-join loop (callgrind).
-    /// Under loom it is the switch's mutex, so the models still see every lock.
+    /// inlined here, which made every spawn measurably dearer (docs/benchmarks.md, "The base
+    /// crate"). Under loom it is the switch's mutex, so the models still see every lock.
     #[cfg(not(loom))]
     pub(crate) type HotMutex<T> = parking_lot::Mutex<T>;
     #[cfg(loom)]
