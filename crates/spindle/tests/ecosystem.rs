@@ -184,6 +184,51 @@ fn futures_mutex_serialises_a_hundred_tasks_on_two_workers() {
     });
 }
 
+/// `async-lock` (smol's): a `Semaphore` of 3 permits over 50 tasks that each hold a permit
+/// across a 5 ms sleep: never more than 3 inside at once, and 3 reached (the permits are
+/// really shared, not serialised); an `RwLock` read by all of them sees every write made
+/// under its write guard.
+#[test]
+fn async_lock_semaphore_and_rwlock_bound_and_share_across_tasks() {
+    with_watchdog("async-lock", LIMIT, || {
+        let rt = runtime(2);
+        let semaphore = Arc::new(async_lock::Semaphore::new(3));
+        let table = Arc::new(async_lock::RwLock::new(Vec::<usize>::new()));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most_inside = Arc::new(AtomicUsize::new(0));
+        let seen = rt.block_on({
+            let (table, inside, most_inside) = (table.clone(), inside.clone(), most_inside.clone());
+            async move {
+                let tasks: Vec<_> = (0..50)
+                    .map(|id| {
+                        let (semaphore, table, inside, most_inside) = (
+                            semaphore.clone(),
+                            table.clone(),
+                            inside.clone(),
+                            most_inside.clone(),
+                        );
+                        spindle::spawn(async move {
+                            let _permit = semaphore.acquire().await;
+                            let holders = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                            most_inside.fetch_max(holders, Ordering::SeqCst);
+                            spindle::sleep(Duration::from_millis(5)).await;
+                            table.write().await.push(id);
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                            table.read().await.contains(&id)
+                        })
+                    })
+                    .collect();
+                spindle::join_all(tasks).await
+            }
+        });
+        assert!(seen.into_iter().all(|found| found.unwrap()));
+        assert_eq!(most_inside.load(Ordering::SeqCst), 3);
+        let mut ids = table.try_read().unwrap().clone();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..50).collect::<Vec<_>>());
+    });
+}
+
 /// `futures::select!` over two spindle sleeps (20 ms and 300 ms): the short one wins the first
 /// select, whichever branch is written first, well before the long one is due; looping until
 /// `complete` then sees the long one too, in deadline order.
