@@ -37,6 +37,12 @@ impl TcpListener {
     /// [`default_backlog`]: super::default_backlog
     /// [`TcpSocket`]: super::TcpSocket
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: nothing outlives the future. Dropped before it returns, it has bound no
+    /// listener that stays open (a host-name lookup already running on the blocking pool finishes
+    /// and is discarded).
+    ///
     /// # Errors
     ///
     /// The last address's error (its kind kept, the address named), `InvalidInput` for an
@@ -108,6 +114,12 @@ impl TcpListener {
 
     /// Waits for a connection and returns it with the peer's address. The stream registers
     /// with this listener's reactor.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a connection leaves the accept queue only in the poll that returns it, so
+    /// dropping the future (in a `select!` or a timeout) loses no connection; it waits in the queue
+    /// for the next `accept`.
     ///
     /// # Errors
     ///

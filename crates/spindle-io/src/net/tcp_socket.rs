@@ -205,6 +205,12 @@ impl TcpSocket {
 
     /// Connects to `addr` and waits for the handshake to finish.
     ///
+    /// # Cancel safety
+    ///
+    /// Nothing is lost: dropped before it returns, the future closes the socket, whose handshake
+    /// may have started (the peer may then see a connection that closes at once). No data was sent.
+    /// The socket is consumed, so a cancelled connect cannot be resumed: make a new one.
+    ///
     /// # Errors
     ///
     /// What the handshake reports, such as `ConnectionRefused`, with the address named.

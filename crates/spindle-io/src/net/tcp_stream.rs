@@ -41,6 +41,14 @@ use std::task::{ready, Context, Poll};
 /// reference. `poll_close` shuts the write half down (the peer reads EOF); dropping the stream
 /// closes it.
 ///
+/// # Cancel safety
+///
+/// Reads and writes are poll functions: a poll that returns `Pending` has moved no bytes, so
+/// `read(&mut buf)` and `write(&buf)` futures dropped before they complete lose nothing
+/// (bytes the stream read ahead stay in the stream for the next read). The combinators built
+/// on them are not: `read_exact`, `write_all` and `read_to_end` dropped mid-way may have moved
+/// part of the data, as their futures-io docs say.
+///
 /// ```
 /// use futures::io::{AsyncReadExt, AsyncWriteExt};
 /// use spindle_io::net::{TcpListener, TcpStream};
@@ -111,6 +119,11 @@ impl TcpStream {
 
     /// Connects to `addr`, trying each resolved address in turn; returns the first connection
     /// that succeeds.
+    ///
+    /// # Cancel safety
+    ///
+    /// Nothing is lost: dropped before it returns, the future closes the socket, whose handshake
+    /// may have started (the peer may then see a connection that closes at once). No data was sent.
     ///
     /// # Errors
     ///

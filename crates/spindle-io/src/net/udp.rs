@@ -36,6 +36,10 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr`, trying each resolved address in turn until one works.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropped before it returns, it has bound no socket that stays open.
+    ///
     /// # Errors
     ///
     /// The last address's error (its kind kept, the address named), `InvalidInput` for an
@@ -103,6 +107,11 @@ impl UdpSocket {
     /// Sends `buf` as one datagram to `target` (its first resolved address), returning the
     /// number of bytes sent.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram is sent whole, in the poll that returns `Ok`, or not at all, so a
+    /// future dropped before it returned sent nothing.
+    ///
     /// # Errors
     ///
     /// What `sendto(2)` reports (such as `EMSGSIZE` for a datagram too large), an address
@@ -128,6 +137,11 @@ impl UdpSocket {
 
     /// Receives one datagram into `buf`, returning its length and sender. A datagram longer
     /// than `buf` is truncated.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram leaves the socket's queue only in the poll that returns it; dropped
+    /// before, the future took nothing and the next receive gets the datagram.
     ///
     /// # Errors
     ///
@@ -155,6 +169,11 @@ impl UdpSocket {
 
     /// Sets the default peer: `send` goes there, and only its datagrams are received. Tries
     /// each resolved address in turn.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the peer is set by one `connect(2)`, in the poll that returns; dropped before
+    /// (while a host name is still being resolved), the socket is unchanged.
     ///
     /// # Errors
     ///
@@ -186,6 +205,11 @@ impl UdpSocket {
 
     /// Sends `buf` as one datagram to the connected peer.
     ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram is sent whole, in the poll that returns `Ok`, or not at all, so a
+    /// future dropped before it returned sent nothing.
+    ///
     /// # Errors
     ///
     /// Without a prior [`connect`](Self::connect), `EDESTADDRREQ` ("destination address
@@ -209,6 +233,11 @@ impl UdpSocket {
     }
 
     /// Receives one datagram from the connected peer into `buf`, returning its length.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram leaves the socket's queue only in the poll that returns it; dropped
+    /// before, the future took nothing and the next receive gets the datagram.
     ///
     /// # Errors
     ///
