@@ -1,6 +1,7 @@
 //! I/O benchmarks: spindle, tokio and smol on the same socket workloads, in the same run.
 //!
-//! Every workload is one generic function over [`Contender`] whose spawner implements [`Net`]:
+//! Every workload is one generic function over [`Contender`] whose spawner implements [`Net`]
+//! (and [`UnixNet`] for the Unix rows):
 //! each runtime uses its own sockets (see `spindle_benches::io`), and all three run the same
 //! code apart from the socket and spawn calls. Each criterion group is one workload with one
 //! function per runtime (`tcp_echo_rr/spindle`, `tcp_echo_rr/tokio`, `tcp_echo_rr/smol`), and
@@ -12,6 +13,12 @@
 //! | `tcp_bulk` | one connection: a writer task sends 256 MiB in 64 KiB `write_all`s and closes, a reader task reads it with a 64 KiB buffer until EOF | bytes (256 MiB) |
 //! | `udp_rr` | 10 pairs of connected UDP sockets, each pair a pinger task and a ponger task, 2_000 round trips of 64-byte datagrams per pair | round trips (20_000) |
 //! | `tcp_accept` | an accept task accepts 1_000 connections and drops (closes) each at once; 10 connector tasks each connect 100 times in a row and read until the server's EOF | connections (1_000) |
+//! | `unix_echo_rr` | 50 Unix stream pairs (`socketpair`), each a client task making 2_000 round trips of 64 bytes (`write_all`, `read_exact`) with an echo task on the other end | round trips (100_000) |
+//! | `accept_burst` | 1_000 connector tasks spawned at once, each connecting once and sending one byte, against an accept task that accepts all 1_000: timed from just before the first connect to the 1_000th accept (the listener's bind, and closing the 2_000 sockets afterwards, untimed). Each runtime binds with its own default backlog: spindle the system's maximum (`somaxconn`), tokio and async-io 128 (mio's and std's), so theirs overflow and their clients wait for retransmits | connections (1_000) |
+//!
+//! The Unix sockets are each runtime's own: `spindle::net::UnixStream`, `tokio::net::UnixStream`
+//! and `async_io::Async<std::os::unix::net::UnixStream>` ([`UnixNet`], which extends
+//! `spindle_benches::io::Net` here).
 //!
 //! Server and clients live on the same runtime. The root future binds the sockets (inside the
 //! runtime, so they register with its reactor), spawns both sides as tasks and only awaits
@@ -36,9 +43,11 @@
 //! until at most 1_000 TIME_WAIT sockets are left (up to 75 s; Linux only), and measures for 3
 //! s, which stays under the table's size at this machine's accept rate. On a machine several
 //! times faster, lower that time or raise the limit, or the comparison is skewed again.
+//! `accept_burst`'s connections end with a reset and leave no TIME_WAIT, but it waits for the
+//! table left by the rows before it in the same way.
 //!
-//! Run: `cargo bench -p spindle-benches --bench io` (about seven minutes on two cores, two of
-//! them spent waiting for TIME_WAIT to drain).
+//! Run: `cargo bench -p spindle-benches --bench io` (about eleven minutes on two cores, three
+//! of them spent waiting for TIME_WAIT to drain).
 //!
 //! # Paired rounds
 //!
@@ -51,17 +60,21 @@
 //! ratio were measured within seconds of each other. `IO_PAIRED_ONLY=name` runs only the
 //! workloads whose names contain `name`. `tcp_accept` drains TIME_WAIT first and then runs at
 //! most 30 rounds, so the table never fills; it grows by 1_000 sockets per iteration, about the
-//! same for each runtime, as the order rotates. `IO_PAIRED_ROUNDS=20 cargo bench -p
-//! spindle-benches --bench io` takes about three minutes.
+//! same for each runtime, as the order rotates (`accept_burst` drains and caps its rounds the
+//! same way). `IO_PAIRED_ROUNDS=20 cargo bench -p spindle-benches --bench io` takes about five
+//! minutes.
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
-use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use spindle_benches::io::Net;
 use spindle_benches::{
-    paired_rounds_or_criterion, quantile, worker_count, Contender, SmolRuntime, SpindleRuntime,
-    TokioRuntime,
+    paired_rounds_or_criterion, quantile, worker_count, Contender, SmolRuntime, SmolSpawner,
+    SpindleRuntime, SpindleSpawner, TokioRuntime, TokioSpawner,
 };
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Where every socket binds: loopback, a port the kernel picks.
@@ -88,13 +101,17 @@ const ACCEPT_CONNECTORS: usize = 10;
 const TIME_WAIT_AT_START: usize = 1_000;
 /// How long to wait for them at most: Linux keeps a socket in TIME_WAIT for 60 s.
 const TIME_WAIT_DRAIN_LIMIT: Duration = Duration::from_secs(75);
+/// Stream pairs in `unix_echo_rr`.
+const UNIX_PAIRS: usize = ECHO_CONNECTIONS;
+/// Connections made at once in `accept_burst`.
+const BURST_CONNECTIONS: usize = 1_000;
 /// At most this many paired rounds of `tcp_accept`: with the warm-up, 3 × 31 iterations of
 /// 1_000 connections, under the TIME_WAIT table's 131_072 (see the module docs).
 const PAIRED_ACCEPT_ROUNDS: usize = 30;
 
-/// The server side of `tcp_echo_rr`: writes back whatever it reads, until EOF.
-async fn echo<N: Net>(mut stream: N::TcpStream) {
-    N::set_nodelay(&stream).unwrap();
+/// The server side of `tcp_echo_rr` and `unix_echo_rr`: writes back whatever it reads, until
+/// EOF.
+async fn echo_until_eof(mut stream: impl AsyncRead + AsyncWrite + Unpin) {
     let mut buf = [0u8; 1024];
     loop {
         let n = stream.read(&mut buf).await.unwrap();
@@ -105,10 +122,9 @@ async fn echo<N: Net>(mut stream: N::TcpStream) {
     }
 }
 
-/// One client of `tcp_echo_rr`: `ECHO_ROUND_TRIPS` requests, each awaiting its whole reply.
-async fn echo_client<N: Net>(addr: SocketAddr) {
-    let mut stream = N::tcp_connect(addr).await.unwrap();
-    N::set_nodelay(&stream).unwrap();
+/// One client of `tcp_echo_rr` and `unix_echo_rr`: `ECHO_ROUND_TRIPS` requests, each awaiting
+/// its whole reply.
+async fn round_trips(mut stream: impl AsyncRead + AsyncWrite + Unpin) {
     let request = [0xA5u8; MESSAGE_LEN];
     let mut reply = [0u8; MESSAGE_LEN];
     for _ in 0..ECHO_ROUND_TRIPS {
@@ -116,6 +132,19 @@ async fn echo_client<N: Net>(addr: SocketAddr) {
         stream.read_exact(&mut reply).await.unwrap();
     }
     assert_eq!(reply, request);
+}
+
+/// The server side of `tcp_echo_rr`.
+async fn echo<N: Net>(stream: N::TcpStream) {
+    N::set_nodelay(&stream).unwrap();
+    echo_until_eof(stream).await;
+}
+
+/// One client of `tcp_echo_rr`.
+async fn echo_client<N: Net>(addr: SocketAddr) {
+    let stream = N::tcp_connect(addr).await.unwrap();
+    N::set_nodelay(&stream).unwrap();
+    round_trips(stream).await;
 }
 
 async fn tcp_echo_rr<N: Net>(spawner: N) {
@@ -226,6 +255,144 @@ async fn tcp_accept<N: Net>(spawner: N) {
     server.await;
 }
 
+async fn unix_echo_rr<N: UnixNet>(spawner: N) {
+    let mut tasks = Vec::with_capacity(2 * UNIX_PAIRS);
+    for _ in 0..UNIX_PAIRS {
+        let (client, server) = N::unix_pair().unwrap();
+        tasks.push(spawner.spawn(echo_until_eof(server)));
+        tasks.push(spawner.spawn(round_trips(client)));
+    }
+    for task in tasks {
+        task.await;
+    }
+}
+
+/// Returns the time from just before the first connect to the 1_000th accept; the sockets are
+/// closed after that, the server's first: with the clients' bytes unread, each close sends a
+/// reset, so the burst leaves no TIME_WAIT behind.
+async fn accept_burst<N: Net>(spawner: N) -> Duration {
+    let listener = N::tcp_bind(LOOPBACK).await.unwrap();
+    let addr = N::tcp_local_addr(&listener).unwrap();
+    let start = Instant::now();
+    let server = spawner.spawn(async move {
+        let mut accepted = Vec::with_capacity(BURST_CONNECTIONS);
+        for _ in 0..BURST_CONNECTIONS {
+            accepted.push(N::tcp_accept(&listener).await.unwrap());
+        }
+        (Instant::now(), accepted)
+    });
+    // Each client sends a byte, as a client with a request would: a connection whose
+    // handshake's last ACK found the accept queue full (and was answered with a SYN cookie, so
+    // the server kept no state) is otherwise never retried, and the server would wait forever.
+    let connectors: Vec<_> = (0..BURST_CONNECTIONS)
+        .map(|_| {
+            spawner.spawn(async move {
+                let mut stream = N::tcp_connect(addr).await.unwrap();
+                stream.write_all(&[1]).await.unwrap();
+                stream
+            })
+        })
+        .collect();
+    let mut connected = Vec::with_capacity(BURST_CONNECTIONS);
+    for connector in connectors {
+        connected.push(connector.await);
+    }
+    let (last_accept, accepted) = server.await;
+    drop(accepted);
+    drop(connected);
+    last_accept - start
+}
+
+/// A runtime's own Unix domain stream sockets, for `unix_echo_rr`.
+trait UnixNet: Net {
+    /// A connected Unix stream, read and written through `futures-io`.
+    type UnixStream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Two connected streams (`socketpair`), registered with the runtime's reactor.
+    fn unix_pair() -> io::Result<(Self::UnixStream, Self::UnixStream)>;
+}
+
+impl UnixNet for SpindleSpawner {
+    type UnixStream = spindle::net::UnixStream;
+
+    fn unix_pair() -> io::Result<(Self::UnixStream, Self::UnixStream)> {
+        spindle::net::UnixStream::pair()
+    }
+}
+
+/// A `tokio::net::UnixStream` seen through `futures-io`: one poll of tokio's per poll, as
+/// `spindle_benches::io::TokioStream` does for TCP.
+#[derive(Debug)]
+struct TokioUnixStream(tokio::net::UnixStream);
+
+impl AsyncRead for TokioUnixStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut read_buf = tokio::io::ReadBuf::new(buf);
+        match tokio::io::AsyncRead::poll_read(Pin::new(&mut self.0), cx, &mut read_buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(read_buf.filled().len())),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncWrite for TokioUnixStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        tokio::io::AsyncWrite::poll_write(Pin::new(&mut self.0), cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        tokio::io::AsyncWrite::poll_flush(Pin::new(&mut self.0), cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        tokio::io::AsyncWrite::poll_shutdown(Pin::new(&mut self.0), cx)
+    }
+}
+
+impl UnixNet for TokioSpawner {
+    type UnixStream = TokioUnixStream;
+
+    fn unix_pair() -> io::Result<(Self::UnixStream, Self::UnixStream)> {
+        let (a, b) = tokio::net::UnixStream::pair()?;
+        Ok((TokioUnixStream(a), TokioUnixStream(b)))
+    }
+}
+
+impl UnixNet for SmolSpawner {
+    type UnixStream = async_io::Async<std::os::unix::net::UnixStream>;
+
+    fn unix_pair() -> io::Result<(Self::UnixStream, Self::UnixStream)> {
+        async_io::Async::<std::os::unix::net::UnixStream>::pair()
+    }
+}
+
+/// What one iteration took: the whole `block_on` for a workload that returns nothing, the span
+/// it measured itself for one that returns it (`accept_burst`).
+trait IterationTime {
+    fn or_whole(self, whole: Duration) -> Duration;
+}
+
+impl IterationTime for () {
+    fn or_whole(self, whole: Duration) -> Duration {
+        whole
+    }
+}
+
+impl IterationTime for Duration {
+    fn or_whole(self, _whole: Duration) -> Duration {
+        self
+    }
+}
+
 /// Sockets in TIME_WAIT right now: the `tw` field of `/proc/net/sockstat` (`None` where there is
 /// no such file).
 fn time_wait_sockets() -> Option<usize> {
@@ -250,12 +417,13 @@ fn drain_time_wait() {
 }
 
 /// One benchmark function: builds the runtime (untimed), calls `prepare` (untimed, once, and
-/// only if the function is not filtered out), measures `workload` on it, drops it.
+/// only if the function is not filtered out), measures `workload` on it, drops it. `workload`
+/// returns how long its iteration took ([`IterationTime`]).
 fn bench_on<C: Contender>(
     group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
     build: fn(usize) -> C,
     prepare: fn(),
-    workload: fn(&C),
+    workload: fn(&C) -> Duration,
 ) {
     let rt = build(worker_count());
     let mut prepared = false;
@@ -264,7 +432,7 @@ fn bench_on<C: Contender>(
             prepare();
             prepared = true;
         }
-        b.iter(|| workload(&rt))
+        b.iter_custom(|iters| (0..iters).map(|_| workload(&rt)).sum())
     });
     drop(rt);
 }
@@ -273,12 +441,13 @@ fn bench_on<C: Contender>(
 /// `$throughput` per iteration, measured for `$seconds` per runtime, each after `$prepare`.
 macro_rules! io_group {
     ($c:expr, $name:literal, $workload:ident, $throughput:expr, $seconds:expr, $prepare:expr) => {{
-        fn run<C: Contender>(rt: &C)
+        fn run<C: Contender>(rt: &C) -> Duration
         where
-            C::Spawner: Net,
+            C::Spawner: UnixNet,
         {
+            let start = Instant::now();
             let spawner = rt.spawner();
-            rt.block_on($workload(spawner));
+            rt.block_on($workload(spawner)).or_whole(start.elapsed())
         }
         let mut group = $c.benchmark_group($name);
         group.sampling_mode(SamplingMode::Flat);
@@ -335,6 +504,22 @@ fn io(c: &mut Criterion) {
         3,
         drain_time_wait
     );
+    io_group!(
+        c,
+        "unix_echo_rr",
+        unix_echo_rr,
+        Throughput::Elements((UNIX_PAIRS * ECHO_ROUND_TRIPS) as u64),
+        30,
+        || {}
+    );
+    io_group!(
+        c,
+        "accept_burst",
+        accept_burst,
+        Throughput::Elements(BURST_CONNECTIONS as u64),
+        3,
+        drain_time_wait
+    );
 }
 
 /// Runs `rounds` paired rounds of one workload (see the module docs) and prints the medians.
@@ -343,12 +528,12 @@ macro_rules! paired_rounds {
         /// One iteration on `rt`, in seconds.
         fn timed<C: Contender>(rt: &C) -> f64
         where
-            C::Spawner: Net,
+            C::Spawner: UnixNet,
         {
             let spawner = rt.spawner();
             let start = Instant::now();
-            rt.block_on($workload(spawner));
-            start.elapsed().as_secs_f64()
+            let output = rt.block_on($workload(spawner));
+            output.or_whole(start.elapsed()).as_secs_f64()
         }
         let (spindle, tokio, smol) = ($spindle, $tokio, $smol);
         // One untimed iteration each, as criterion warms up.
@@ -419,6 +604,28 @@ fn paired(rounds: usize) {
         drain_time_wait();
         let rounds = rounds.min(PAIRED_ACCEPT_ROUNDS);
         paired_rounds!("tcp_accept", tcp_accept, rounds, &spindle, &tokio, &smol);
+    }
+    if "unix_echo_rr".contains(&only) {
+        paired_rounds!(
+            "unix_echo_rr",
+            unix_echo_rr,
+            rounds,
+            &spindle,
+            &tokio,
+            &smol
+        );
+    }
+    if "accept_burst".contains(&only) {
+        drain_time_wait();
+        let rounds = rounds.min(PAIRED_ACCEPT_ROUNDS);
+        paired_rounds!(
+            "accept_burst",
+            accept_burst,
+            rounds,
+            &spindle,
+            &tokio,
+            &smol
+        );
     }
 }
 

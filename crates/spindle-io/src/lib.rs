@@ -1,5 +1,5 @@
 //! spindle's I/O: a mio reactor that at most one thread drives at a time, readiness tracking
-//! that loses no wake-up, and non-blocking TCP and UDP sockets on top.
+//! that loses no wake-up, and non-blocking TCP, UDP and Unix domain sockets on top.
 //!
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,7 +51,14 @@
 //!   on drop.
 //! - `context`: which reactor a socket created on this thread registers with.
 //! - `block_on`: the standalone driver.
-//! - [`net`]: `TcpListener`, `TcpStream`, `TcpSocket`, `UdpSocket`, `ToSocketAddrs`.
+//! - [`net`]: `TcpListener`, `TcpStream`, `TcpSocket`, `UdpSocket`, `ToSocketAddrs`,
+//!   `UnixListener`, `UnixStream`, `UnixDatagram`.
+//! - [`signal`]: `ctrl_c` and `unix::signal`: a handler that sets a flag and writes a self-pipe,
+//!   which every reactor with a listener watches and dispatches from.
+//! - [`process`]: `Command`, `Child` and its pipes; exits learned through a pidfd (or
+//!   `SIGCHLD`), dropped children reaped by an orphan queue.
+//! - `async_fd`: [`AsyncFd`], the reactor's readiness for any non-blocking file descriptor
+//!   (a pipe, say), with the operations left to the caller.
 //!
 //! Socket operations that complete spend the cooperative budget of `spindle_core::coop`,
 //! shared with the scheduler and the timer.
@@ -64,12 +71,14 @@
 
 #![deny(unsafe_code)]
 
+mod async_fd;
 #[cfg(feature = "standalone")]
 mod block_on;
 mod context;
 mod loom;
 pub mod net;
 mod park;
+pub mod process;
 mod reactor;
 // Under loom the epoll stand-in's events carry their readiness, so `Ready::from_mio` goes
 // unused there.
@@ -78,10 +87,12 @@ mod ready;
 mod registration;
 mod registrations;
 mod scheduled_io;
+pub mod signal;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 
+pub use async_fd::{AsyncFd, AsyncFdReadyGuard, Interest, TryIoError};
 #[cfg(feature = "standalone")]
 pub use block_on::block_on;
 pub use context::{enter, set_default_reactor, EnterGuard};

@@ -15,6 +15,8 @@
 //!   `Events`).
 //! - std's thread park and unpark, for `block_on` ([`thread`]): a token per loom thread under
 //!   a loom mutex and condition variable.
+//! - the signal self-pipe ([`self_pipe`]): a loom atomic counting the bytes in the pipe, so
+//!   that the handler's write and a reactor's drain are steps loom can interleave.
 
 pub(crate) use spindle_core::loom::sync;
 
@@ -39,6 +41,135 @@ pub(crate) mod epoll {
     /// The readiness one polled event carries.
     pub(crate) fn readiness(event: &mio::event::Event) -> Ready {
         Ready::from_mio(event)
+    }
+}
+
+/// The signal self-pipe (`crate::signal`): a non-blocking socket pair. The signal handler
+/// writes a byte to one end; each reactor that watches for signals registers a duplicate of the
+/// other end and drains it when it is readable.
+#[cfg(not(loom))]
+pub(crate) mod self_pipe {
+    use std::io::{self, Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    /// The duplicate of the read end that one reactor registers.
+    pub(crate) type Reader = mio::net::UnixStream;
+
+    pub(crate) struct SelfPipe {
+        sender: UnixStream,
+        receiver: UnixStream,
+    }
+
+    impl SelfPipe {
+        /// A socket pair, both ends non-blocking and close-on-exec (std creates it so).
+        pub(crate) fn new() -> io::Result<SelfPipe> {
+            let (sender, receiver) = UnixStream::pair()?;
+            sender.set_nonblocking(true)?;
+            receiver.set_nonblocking(true)?;
+            Ok(SelfPipe { sender, receiver })
+        }
+
+        /// The signal handler's write: one `write(2)`, async-signal-safe (no allocation, no
+        /// lock; errno is restored by signal-hook-registry around the handler). A full buffer
+        /// (`WouldBlock`) loses nothing: bytes are waiting, so a drain is due anyway.
+        pub(crate) fn notify(&self) {
+            let _ = (&self.sender).write(&[1]);
+        }
+
+        /// A duplicate of the read end (`F_DUPFD_CLOEXEC`) for one more reactor to register. It
+        /// shares the open file, so it is non-blocking too.
+        pub(crate) fn reader(&self) -> io::Result<Reader> {
+            Ok(mio::net::UnixStream::from_std(self.receiver.try_clone()?))
+        }
+    }
+
+    /// Reads `reader` until it is empty. Every end is held by the process-wide registry, so it
+    /// never reads EOF; any error but `Interrupted` ends the drain (it is `WouldBlock`).
+    pub(crate) fn drain(reader: &Reader) {
+        let mut buf = [0u8; 64];
+        loop {
+            match (&*reader).read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// The signal self-pipe, for loom: a loom atomic counts the bytes in it. A write adds one, a
+/// drain takes them all, so both are steps the models interleave with the flags around them.
+/// The reader's mio registration does nothing, as with every source of the epoll stand-in.
+#[cfg(loom)]
+pub(crate) mod self_pipe {
+    use loom::sync::atomic::AtomicUsize;
+    use std::io;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::sync::Arc;
+
+    pub(crate) struct SelfPipe {
+        bytes: Arc<AtomicUsize>,
+    }
+
+    #[derive(Debug)]
+    pub(crate) struct Reader {
+        bytes: Arc<AtomicUsize>,
+    }
+
+    impl SelfPipe {
+        pub(crate) fn new() -> io::Result<SelfPipe> {
+            Ok(SelfPipe {
+                bytes: Arc::new(AtomicUsize::new(0)),
+            })
+        }
+
+        pub(crate) fn notify(&self) {
+            self.bytes.fetch_add(1, SeqCst);
+        }
+
+        pub(crate) fn reader(&self) -> io::Result<Reader> {
+            Ok(Reader {
+                bytes: self.bytes.clone(),
+            })
+        }
+    }
+
+    pub(crate) fn drain(reader: &Reader) {
+        reader.bytes.swap(0, SeqCst);
+    }
+
+    impl Reader {
+        /// Whether bytes are waiting: the kernel would report the pipe readable to every
+        /// reactor that registered it.
+        #[cfg(test)]
+        pub(crate) fn is_readable(&self) -> bool {
+            self.bytes.load(SeqCst) > 0
+        }
+    }
+
+    impl mio::event::Source for Reader {
+        fn register(
+            &mut self,
+            _registry: &mio::Registry,
+            _token: mio::Token,
+            _interests: mio::Interest,
+        ) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn reregister(
+            &mut self,
+            _registry: &mio::Registry,
+            _token: mio::Token,
+            _interests: mio::Interest,
+        ) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn deregister(&mut self, _registry: &mio::Registry) -> io::Result<()> {
+            Ok(())
+        }
     }
 }
 

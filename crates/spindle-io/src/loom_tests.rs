@@ -15,12 +15,16 @@
 //! - [`park`]: the I/O parking word of a runtime worker ([`crate::IoParker`]);
 //! - [`block_on`]: the standalone `block_on`'s wake flags and its hand-off rules.
 //!
+//! [`signal`] runs the signal registry's dispatch (handler, reactors, listeners) over the
+//! self-pipe stand-in (`crate::loom::self_pipe`), and the orphan queue's hand-off.
+//!
 //! Besides the models' own assertions, loom fails an execution on a deadlock (every thread
 //! blocked): that is how a lost wake-up shows.
 
 #[cfg(feature = "standalone")]
 mod block_on;
 mod park;
+mod signal;
 
 use crate::ready::{Direction, Ready};
 use crate::scheduled_io::{ReadyEvent, ScheduledIo};

@@ -195,6 +195,75 @@ fn a_peer_reset_surfaces_on_the_next_write() {
     });
 }
 
+const SIGPIPE_CHILD: &str = "SPINDLE_IO_TCP_SIGPIPE_CHILD";
+
+/// Writes after the peer closed fail with `BrokenPipe` (or `ConnectionReset`), plain and
+/// vectored, and never raise `SIGPIPE`: in a child process that first restores `SIGPIPE` to
+/// its default action (every Rust program ignores it, which would hide a write that raises
+/// it), a write without `MSG_NOSIGNAL` kills the child and fails the test.
+#[test]
+fn writes_after_the_peer_closed_fail_and_never_raise_sigpipe() {
+    if std::env::var_os(SIGPIPE_CHILD).is_some() {
+        // SAFETY: restoring a signal's default action; no handler is involved.
+        let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        assert_ne!(previous, libc::SIG_ERR);
+        writes_to_a_closed_peer_fail();
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "writes_after_the_peer_closed_fail_and_never_raise_sigpipe",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SIGPIPE_CHILD, "1")
+        .output()
+        .unwrap();
+    let report = format!(
+        "child status {} (killed by signal 13 is SIGPIPE)\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{report}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "the child ran no test: {report}"
+    );
+}
+
+fn writes_to_a_closed_peer_fail() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let mut client = TcpStream::connect(listener.local_addr()?).await?;
+            drop(listener.accept().await?);
+            let broken = |error: io::Error| {
+                assert!(
+                    matches!(
+                        error.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                    ),
+                    "{error}"
+                );
+            };
+            // The first writes may be accepted before the peer's RST arrives.
+            let error = loop {
+                if let Err(error) = client.write(b"more").await {
+                    break error;
+                }
+            };
+            broken(error);
+            let bufs = [io::IoSlice::new(b"still"), io::IoSlice::new(b"nobody")];
+            broken(client.write_vectored(&bufs).await.unwrap_err());
+            broken(client.write_all(&[1; 100_000]).await.unwrap_err());
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
 /// Reads of many sizes, plain and vectored, get every byte in order whatever the stream read
 /// ahead of them (`tcp_stream.rs`, "Read-ahead"): buffers smaller than, as large as and larger
 /// than the read-ahead, and reads whose buffer is filled exactly.

@@ -68,7 +68,8 @@ async fn fetch(
     request: Request<Full<Bytes>>,
 ) -> Result<(StatusCode, Bytes), Box<dyn std::error::Error + Send + Sync>> {
     let stream = TcpStream::connect(addr).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(HyperIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(HyperIo::new(stream)).await?;
     spindle::spawn(connection);
     let response = sender.send_request(request).await?;
     let status = response.status();
@@ -84,10 +85,22 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let server = spindle::spawn(serve(listener, app()));
             let get = |path: &str| Request::get(path).body(Full::default()).unwrap();
             let post = |path: &str| Request::post(path).body(Full::default()).unwrap();
-            assert_eq!(fetch(addr, get("/")).await?, (StatusCode::OK, "Hello, World!".into()));
-            assert_eq!(fetch(addr, get("/users/7")).await?, (StatusCode::OK, "user 7".into()));
-            assert_eq!(fetch(addr, post("/hits")).await?, (StatusCode::OK, "1".into()));
-            assert_eq!(fetch(addr, post("/hits")).await?, (StatusCode::OK, "2".into()));
+            assert_eq!(
+                fetch(addr, get("/")).await?,
+                (StatusCode::OK, "Hello, World!".into())
+            );
+            assert_eq!(
+                fetch(addr, get("/users/7")).await?,
+                (StatusCode::OK, "user 7".into())
+            );
+            assert_eq!(
+                fetch(addr, post("/hits")).await?,
+                (StatusCode::OK, "1".into())
+            );
+            assert_eq!(
+                fetch(addr, post("/hits")).await?,
+                (StatusCode::OK, "2".into())
+            );
             assert_eq!(fetch(addr, get("/nowhere")).await?.0, StatusCode::NOT_FOUND);
             server.abort();
             println!("axum on spindle: 5 requests answered as expected");

@@ -22,6 +22,7 @@
 //! - Tasks: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`].
 //! - Many futures at once: [`join_all`], [`try_join_all`].
 //! - Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`] (also at [`time`]).
+//! - Subprocesses and signals: [`process`] (`Command`, `Child`), [`signal`] (`ctrl_c`).
 //! - `async fn main` and async tests: [`#[spindle::main]`](macro@main),
 //!   [`#[spindle::test]`](macro@test).
 //! - hyper 1.x (feature `hyper`): `compat::hyper::{HyperIo, HyperExecutor, HyperTimer}`.
@@ -37,10 +38,13 @@ mod block_on;
 #[cfg(feature = "hyper")]
 pub mod compat;
 mod context;
+pub mod io;
 mod join;
 mod join_set;
 pub mod net;
+pub mod process;
 mod runtime;
+pub mod signal;
 mod task;
 pub mod time;
 

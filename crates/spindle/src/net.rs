@@ -1,10 +1,11 @@
-//! Networking: TCP and UDP sockets on the runtime's reactor (asyncio's streams and datagram
-//! endpoints).
+//! Networking: TCP, UDP and Unix domain sockets on the runtime's reactor (asyncio's streams,
+//! Unix streams and datagram endpoints).
 //!
 //! The types come from `spindle-io`. A socket registers with the reactor of the runtime it is
 //! created in (a task, or inside `block_on`); one created outside any runtime uses the default
-//! runtime's. `TcpStream` and `&TcpStream` implement `futures_io::AsyncRead` and `AsyncWrite`,
-//! so `futures::io::AsyncReadExt`/`AsyncWriteExt` and `futures::io::copy` work unchanged.
+//! runtime's. `TcpStream`, `UnixStream` and their references implement `futures_io::AsyncRead`
+//! and `AsyncWrite`, so `futures::io::AsyncReadExt`/`AsyncWriteExt` and `futures::io::copy`
+//! work unchanged.
 //!
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,7 +52,39 @@
 //! })?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! Unix domain sockets, asyncio's `start_unix_server` and `open_unix_connection`: the same
+//! streams at a path in the file system (or, on Linux, under an abstract name with
+//! `UnixListener::bind_addr`). Binding takes no `await`: a path needs no lookup. Writes never
+//! raise `SIGPIPE`; a write to a closed peer is `BrokenPipe`. [`UnixDatagram`] sends datagrams
+//! between paths, and `UnixStream::pair`/`UnixDatagram::pair` connect two tasks without one.
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use spindle::net::{UnixListener, UnixStream};
+//!
+//! let path = std::env::temp_dir().join(format!("spindle-doc-unix-{}.sock", std::process::id()));
+//! # let _ = std::fs::remove_file(&path);
+//! spindle::block_on(async {
+//!     let listener = UnixListener::bind(&path)?;
+//!     let server = spindle::spawn(async move {
+//!         let (stream, _peer) = listener.accept().await?;
+//!         futures::io::copy(&stream, &mut &stream).await // echo until EOF
+//!     });
+//!     let mut client = UnixStream::connect(&path).await?;
+//!     client.write_all(b"hello").await?;
+//!     client.close().await?; // EOF for the server's copy
+//!     let mut echoed = Vec::new();
+//!     client.read_to_end(&mut echoed).await?;
+//!     assert_eq!(echoed, b"hello");
+//!     assert_eq!(server.await.unwrap()?, 5);
+//!     Ok::<(), std::io::Error>(())
+//! })?;
+//! std::fs::remove_file(&path)?; // a listener leaves its socket file behind
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 pub use spindle_io::net::{
-    default_backlog, TcpListener, TcpSocket, TcpStream, ToSocketAddrs, UdpSocket,
+    default_backlog, TcpListener, TcpSocket, TcpStream, ToSocketAddrs, UdpSocket, UnixDatagram,
+    UnixListener, UnixStream,
 };

@@ -70,7 +70,10 @@ async fn fetch(addr: SocketAddr, request: Request<Full<Bytes>>) -> (StatusCode, 
     spindle::spawn(connection);
     let response = sender.send_request(request).await.unwrap();
     let status = response.status();
-    (status, response.into_body().collect().await.unwrap().to_bytes())
+    (
+        status,
+        response.into_body().collect().await.unwrap().to_bytes(),
+    )
 }
 
 fn get_request(path: &str) -> Request<Full<Bytes>> {

@@ -76,9 +76,14 @@ fn a_tokio_client_runs_on_spindle_inside_compat() {
             (echoed, started.elapsed())
         });
         assert_eq!(echoed, (0..200).collect::<Vec<u32>>());
-        assert!(took >= Duration::from_millis(20), "the tokio sleep did not wait: {took:?}");
         assert!(
-            thread_names().iter().any(|name| name.starts_with("async-compat/")),
+            took >= Duration::from_millis(20),
+            "the tokio sleep did not wait: {took:?}"
+        );
+        assert!(
+            thread_names()
+                .iter()
+                .any(|name| name.starts_with("async-compat/")),
             "no async-compat runtime thread among {:?}",
             thread_names()
         );

@@ -20,7 +20,7 @@
 //! failing call is cheap, and the two-segment `readv` is not: it made bulk transfers with large
 //! reads measurably slower, all of it in the kernel (docs/benchmarks.md, `tcp_bulk`).
 
-use super::{no_addresses, resolve, with_context, ToSocketAddrs};
+use super::{no_addresses, resolve, with_context, ToSocketAddrs, SEND_FLAGS};
 use crate::context;
 use crate::reactor::Reactor;
 use crate::ready::{Direction, Ready};
@@ -28,9 +28,10 @@ use crate::registration::Registration;
 use futures_io::{AsyncRead, AsyncWrite};
 use mio::Interest;
 use parking_lot::Mutex;
+use socket2::SockRef;
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -387,8 +388,8 @@ impl TcpStream {
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.registration
-            .poll_transfer(Direction::Write, cx, buf.len(), |mut stream| {
-                stream.write(buf)
+            .poll_transfer(Direction::Write, cx, buf.len(), |stream| {
+                SockRef::from(stream).send_with_flags(buf, SEND_FLAGS)
             })
     }
 
@@ -398,8 +399,8 @@ impl TcpStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.registration
-            .poll_transfer(Direction::Write, cx, total_len(bufs), |mut stream| {
-                stream.write_vectored(bufs)
+            .poll_transfer(Direction::Write, cx, total_len(bufs), |stream| {
+                SockRef::from(stream).send_vectored_with_flags(bufs, SEND_FLAGS)
             })
     }
 
