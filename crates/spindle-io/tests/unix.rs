@@ -509,3 +509,68 @@ fn every_unix_type_is_send_sync_and_debug() {
         .unwrap();
     });
 }
+
+/// Reads of many sizes, plain and vectored, get every byte in order whatever the stream read
+/// ahead of them (`read_ahead.rs`): buffers smaller than, as large as and larger than the
+/// read-ahead, and reads whose buffer is filled exactly; and exact-size request/response
+/// reads still wait for the next message.
+#[test]
+fn reads_of_every_size_see_every_byte_in_order() {
+    within_deadline(|| {
+        block_on(async {
+            let (writer, reader) = UnixStream::pair()?;
+            let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+            let write = async {
+                (&writer).write_all(&payload).await?;
+                (&writer).close().await
+            };
+            let read = async {
+                let sizes = [1, 7, 63, 64, 65, 100, 1000, 4096];
+                let mut got = Vec::with_capacity(payload.len());
+                for round in 0.. {
+                    let size = sizes[round % sizes.len()];
+                    let mut buf = vec![0; size];
+                    let n = if round % 3 == 0 {
+                        let (front, back) = buf.split_at_mut(size / 2);
+                        let mut bufs = [io::IoSliceMut::new(front), io::IoSliceMut::new(back)];
+                        (&reader).read_vectored(&mut bufs).await?
+                    } else {
+                        (&reader).read(&mut buf).await?
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                Ok::<_, io::Error>(got)
+            };
+            let (written, got) = futures::join!(write, read);
+            written?;
+            assert!(got? == payload, "the bytes read differ from those sent");
+
+            let (mut client, mut server) = UnixStream::pair()?;
+            let serve = async {
+                let mut message = [0; 64];
+                for round in 0..1000u32 {
+                    server.read_exact(&mut message).await?;
+                    assert_eq!(message[0], round as u8);
+                    server.write_all(&message).await?;
+                }
+                Ok::<_, io::Error>(())
+            };
+            let ask = async {
+                let mut reply = [0; 64];
+                for round in 0..1000u32 {
+                    client.write_all(&[round as u8; 64]).await?;
+                    client.read_exact(&mut reply).await?;
+                    assert_eq!(reply, [round as u8; 64]);
+                }
+                Ok::<_, io::Error>(())
+            };
+            let (served, asked) = futures::join!(serve, ask);
+            served?;
+            asked
+        })
+        .unwrap();
+    });
+}

@@ -51,6 +51,7 @@
 //! ```
 
 mod addr;
+mod read_ahead;
 mod tcp_listener;
 mod tcp_socket;
 mod tcp_stream;

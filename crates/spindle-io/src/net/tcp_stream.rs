@@ -2,24 +2,10 @@
 //!
 //! # Read-ahead
 //!
-//! Readiness is edge-triggered, so a read must learn that the socket is drained before it may
-//! wait for the next event. A read that returns fewer bytes than asked for says so (TCP hands
-//! over everything queued, up to the buffer's size), and readiness is cleared then. A read
-//! that fills the caller's buffer says nothing, and the next read pays a system call that
-//! fails with `EWOULDBLOCK`: half the reads of a request/response protocol that reads exact
-//! sizes (`read_exact` of a length-prefixed frame, a 64-byte echo).
-//!
-//! So a read asks the kernel for [`READ_AHEAD`] bytes more than the caller's buffer, into a
-//! small buffer of the stream's own (one `readv`). If they do not all come, the socket is
-//! drained and readiness is cleared, with no extra call; bytes that do come are handed out
-//! first by the next read, without a system call. The only visible difference: closing a
-//! stream whose last bytes were read ahead but never read by the caller sends FIN, where
-//! unread bytes in the kernel would have made it RST.
-//!
-//! Only reads into buffers smaller than [`READ_AHEAD_BELOW`] read ahead. Beside a large copy a
-//! failing call is cheap, and the two-segment `readv` is not: it made bulk transfers with large
-//! reads measurably slower, all of it in the kernel (docs/benchmarks.md, `tcp_bulk`).
+//! Reads into small buffers read ahead (`read_ahead.rs`), so that a read that fills the
+//! caller's buffer does not cost the next read a failing system call.
 
+use super::read_ahead::ReadAhead;
 use super::{no_addresses, resolve, with_context, ToSocketAddrs, SEND_FLAGS};
 use crate::context;
 use crate::reactor::Reactor;
@@ -27,11 +13,10 @@ use crate::ready::{Direction, Ready};
 use crate::registration::Registration;
 use futures_io::{AsyncRead, AsyncWrite};
 use mio::Interest;
-use parking_lot::Mutex;
 use socket2::SockRef;
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -69,52 +54,17 @@ use std::task::{ready, Context, Poll};
 /// ```
 pub struct TcpStream {
     registration: Registration<mio::net::TcpStream>,
-    read_ahead: Mutex<ReadAhead>,
+    read_ahead: ReadAhead,
 }
 
-/// Bytes a read asks the kernel for beyond the caller's buffer (see the module docs).
-const READ_AHEAD: usize = 64;
-/// Reads into buffers at least this large do not read ahead (see the module docs).
-const READ_AHEAD_BELOW: usize = 4096;
 /// Whether a writable event without an error bit means a non-blocking connect succeeded.
 const EPOLL_REPORTS_CONNECT_FAILURE: bool = cfg!(any(target_os = "linux", target_os = "android"));
-
-/// Bytes read from the socket ahead of the caller: `bytes[start..end]`.
-struct ReadAhead {
-    bytes: [u8; READ_AHEAD],
-    start: usize,
-    end: usize,
-}
-
-impl ReadAhead {
-    const EMPTY: ReadAhead = ReadAhead {
-        bytes: [0; READ_AHEAD],
-        start: 0,
-        end: 0,
-    };
-
-    fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-
-    /// Moves as many bytes as fit into `bufs`; returns how many.
-    fn take_into(&mut self, bufs: &mut [IoSliceMut<'_>]) -> usize {
-        let mut taken = 0;
-        for buf in bufs {
-            let n = buf.len().min(self.end - self.start);
-            buf[..n].copy_from_slice(&self.bytes[self.start..self.start + n]);
-            self.start += n;
-            taken += n;
-        }
-        taken
-    }
-}
 
 impl TcpStream {
     fn with_registration(registration: Registration<mio::net::TcpStream>) -> TcpStream {
         TcpStream {
             registration,
-            read_ahead: Mutex::new(ReadAhead::EMPTY),
+            read_ahead: ReadAhead::new(),
         }
     }
 
@@ -343,32 +293,8 @@ impl TcpStream {
         self.registration.source().shutdown(how)
     }
 
-    /// Reads into `buf` and up to [`READ_AHEAD`] bytes beyond it (see the module docs).
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut ahead = self.read_ahead.lock();
-        if !ahead.is_empty() {
-            return Poll::Ready(Ok(ahead.take_into(&mut [IoSliceMut::new(buf)])));
-        }
-        if buf.is_empty() || buf.len() >= READ_AHEAD_BELOW {
-            return self
-                .registration
-                .poll_transfer(Direction::Read, cx, 0, |mut stream| stream.read(buf));
-        }
-        let wanted = buf.len();
-        let ahead = &mut *ahead;
-        let read = ready!(self.registration.poll_transfer(
-            Direction::Read,
-            cx,
-            wanted + READ_AHEAD,
-            |mut stream| {
-                stream.read_vectored(&mut [IoSliceMut::new(buf), IoSliceMut::new(&mut ahead.bytes)])
-            }
-        ))?;
-        if read > wanted {
-            ahead.start = 0;
-            ahead.end = read - wanted;
-        }
-        Poll::Ready(Ok(read.min(wanted)))
+        self.read_ahead.poll_read(&self.registration, cx, buf)
     }
 
     fn poll_read_vectored_priv(
@@ -376,14 +302,8 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        let mut ahead = self.read_ahead.lock();
-        if !ahead.is_empty() {
-            return Poll::Ready(Ok(ahead.take_into(bufs)));
-        }
-        self.registration
-            .poll_transfer(Direction::Read, cx, total_len(bufs), |mut stream| {
-                stream.read_vectored(bufs)
-            })
+        self.read_ahead
+            .poll_read_vectored(&self.registration, cx, bufs)
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -509,7 +429,7 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-/// The bytes a vectored read or write asks for.
-fn total_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usize {
+/// The bytes a vectored write asks for.
+fn total_len(bufs: &[IoSlice<'_>]) -> usize {
     bufs.iter().map(|buf| buf.len()).sum()
 }

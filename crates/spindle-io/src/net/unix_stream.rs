@@ -16,15 +16,12 @@
 //! into a process that restored `SIG_DFL`) dies of it. Every write here is a `send` with
 //! `MSG_NOSIGNAL`, so it fails with `BrokenPipe` instead, whatever the signal's disposition.
 //!
-//! # When a read may wait
+//! # Read-ahead
 //!
-//! As for `TcpStream` (`tcp_stream.rs`): a Unix stream read hands over everything queued up to
-//! the buffer's size, so a read into a buffer under [`DRAIN_CHECK_BELOW`] bytes that returns
-//! fewer bytes than asked for clears the read readiness (the next read waits for the reactor
-//! instead of failing with `WouldBlock`). Larger reads do not, as `TcpStream`'s large reads do
-//! not: beside a large copy a failing call is cheap. There is no read-ahead (an exact-size
-//! read costs a failing call on the next read, as in tokio).
+//! As `TcpStream`'s: reads into small buffers read ahead (`read_ahead.rs`), so that a read that
+//! fills the caller's buffer does not cost the next read a failing system call.
 
+use super::read_ahead::ReadAhead;
 use super::with_context;
 use super::SEND_FLAGS;
 use crate::context;
@@ -36,7 +33,7 @@ use mio::Interest;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
@@ -44,10 +41,6 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-
-/// Reads into buffers at least this large do not clear readiness on a short read (see the
-/// module docs); the same threshold as `TcpStream`'s read-ahead.
-const DRAIN_CHECK_BELOW: usize = 4096;
 
 /// `path` as a socket address, by std's rules: `InvalidInput` for a path too long or holding a
 /// NUL byte (so never an abstract name).
@@ -135,6 +128,7 @@ pub(super) fn describe(addr: &SocketAddr) -> String {
 /// ```
 pub struct UnixStream {
     registration: Registration<mio::net::UnixStream>,
+    read_ahead: ReadAhead,
 }
 
 impl UnixStream {
@@ -258,7 +252,10 @@ impl UnixStream {
             Interest::READABLE | Interest::WRITABLE,
             Ready::READABLE | Ready::WRITABLE,
         )?;
-        Ok(UnixStream { registration })
+        Ok(UnixStream {
+            registration,
+            read_ahead: ReadAhead::new(),
+        })
     }
 
     /// Two connected streams, each the other's peer (`socketpair(2)`): a channel between two
@@ -383,15 +380,7 @@ impl UnixStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let drained_below = if buf.len() < DRAIN_CHECK_BELOW {
-            buf.len()
-        } else {
-            0
-        };
-        self.registration
-            .poll_transfer(Direction::Read, cx, drained_below, |mut stream| {
-                stream.read(buf)
-            })
+        self.read_ahead.poll_read(&self.registration, cx, buf)
     }
 
     fn poll_read_vectored_priv(
@@ -399,11 +388,8 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|buf| buf.len()).sum();
-        self.registration
-            .poll_transfer(Direction::Read, cx, len, |mut stream| {
-                stream.read_vectored(bufs)
-            })
+        self.read_ahead
+            .poll_read_vectored(&self.registration, cx, bufs)
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
