@@ -41,7 +41,8 @@
 //!         }
 //!         t -= time spent polling
 //!     }
-//!     match reactor.try_drive() {
+//!     if t < 1 ms { inner.park_timeout(t) }         // epoll_wait counts whole milliseconds
+//!     else match reactor.try_drive() {
 //!         Some(driver) if state.cas(EMPTY -> IN_REACTOR) => driver.turn(t),   // epoll_wait
 //!         Some(driver) => driver.turn(Some(ZERO)),  // NOTIFIED: deliver events, don't block
 //!         None => inner.park_timeout(t),            // another thread is in epoll: condvar
@@ -123,6 +124,9 @@ const POLLS_BEFORE_BLOCKING: u32 = if cfg!(loom) { 1 } else { 24 };
 const SPINS_BETWEEN_POLLS: u32 = 64;
 /// Parks with a shorter timeout do not poll first: the timeout is a timer due soon.
 const MIN_TIMEOUT_FOR_POLLING: Duration = Duration::from_millis(1);
+/// The resolution of `epoll_wait`'s timeout: a park with a shorter timeout waits on the thread
+/// parker, whose timeout is exact, rather than in the reactor, which would round it up.
+const EPOLL_RESOLUTION: Duration = Duration::from_millis(1);
 /// Fruitless rounds of polling in a row after which a parker stops polling first.
 const FRUITLESS_ROUNDS_TO_PAUSE: u32 = 2;
 /// A blocking park, made while polling is paused, that ends sooner than this means events
@@ -234,6 +238,12 @@ impl<P: Park> IoParker<P> {
     /// The blocking part of a park: in the reactor if no other thread is there, on the thread
     /// parker otherwise.
     fn block(&mut self, timeout: Option<Duration>) {
+        if timeout.is_some_and(|timeout| timeout < EPOLL_RESOLUTION) {
+            // epoll_wait would round it up to a whole millisecond.
+            self.inner.park_timeout(timeout.unwrap_or_default());
+            self.state.store(EMPTY, SeqCst);
+            return;
+        }
         match self.reactor.try_drive() {
             Some(driver) => {
                 let block = self

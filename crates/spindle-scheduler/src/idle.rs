@@ -13,9 +13,10 @@
 //! 3. When the last searcher finds work, it wakes one more worker (rule 1 applied again), so
 //!    wake-ups ramp up one at a time while work keeps appearing.
 //! 4. A worker about to park first leaves the counts (SeqCst), then, if it was the last
-//!    searcher, checks every queue once more. The producer pushes its work, then reads the
-//!    counts (SeqCst). One of the two sees the other, so work is never left with every worker
-//!    asleep.
+//!    searcher, checks every queue once more. The producer pushes its work, then, after a
+//!    SeqCst fence, reads the counts. One of the two sees the other, so work is never left
+//!    with every worker asleep. This holds for every push a search can find: the injector, a
+//!    deque, and a LIFO slot (rule 6).
 //! 5. A parked worker *keeps watch* (parks with a timeout, to look for work stranded behind a
 //!    long poll, `worker.rs`) while another worker is unparked, and for a short grace after the
 //!    runtime was last busy; it decides so under the sleepers lock. A worker that leaves its
@@ -25,8 +26,17 @@
 //!    never leaves an all-idle runtime unwatched. The grace is what keeps a runtime that goes
 //!    idle and busy thousands of times a second (a server under load) from paying a wake-up
 //!    for every nudge.
+//! 6. A task put alone in a LIFO slot by a running task (a spawn, or a wake) notifies like any
+//!    push: its owner runs it next, but only once the current poll ends, which may be long
+//!    (a CPU-bound stretch after a spawn). The woken worker, still counted as searching,
+//!    watches the slots it saw full for `LIFO_WATCH_INTERVAL` and takes a task whose owner has
+//!    not started a new poll since (`worker.rs`); if the owner moved on, it parks. So a task
+//!    waits at most about that interval behind a busy owner, and a worker that keeps spawning
+//!    and awaiting children pays at most one wake-up per watch, not one per spawn: while the
+//!    watcher searches, rule 1 sends no more.
 
-use crate::loom::sync::{atomic::AtomicUsize, Mutex};
+use crate::loom::sync::atomic::{fence, AtomicUsize};
+use crate::loom::sync::Mutex;
 use std::sync::atomic::Ordering::SeqCst;
 
 const UNPARKED_SHIFT: u32 = 16;
@@ -121,6 +131,17 @@ impl Idle {
         let worker = sleepers.pop()?;
         self.state.fetch_add(ONE_UNPARKED | ONE_SEARCHING, SeqCst);
         Some(worker)
+    }
+
+    /// Rule 4, the producer's half, for work pushed where a search finds it (a deque, a LIFO
+    /// slot): a SeqCst fence, so that the push is ordered before the read of the counts, then
+    /// [`worker_to_notify`](Self::worker_to_notify). Without the fence the counts may be read
+    /// before the push is visible (a store followed by a load of another address may be
+    /// reordered, on x86 too): the producer sees a searcher, the searcher parks without seeing
+    /// the push, and the work waits for a timed park to find it.
+    pub(crate) fn worker_to_notify_after_push(&self) -> Option<usize> {
+        fence(SeqCst);
+        self.worker_to_notify()
     }
 
     /// Rule 2: true if the caller may start searching.

@@ -114,14 +114,19 @@ impl<U: Unpark> Shared<U> {
         }
     }
 
+    /// Into the LIFO slot, the displaced task to the back of the deque. A worker in its park
+    /// (a driver under the seam woke the task) runs the slot on return and owes a notify only
+    /// for a displaced task; a worker inside a poll notifies either way (rule 6 of `idle`).
     fn schedule_local(&self, cx: &WorkerContext, task: Runnable) {
-        if let Some(displaced) = self.remotes[cx.index].put_lifo(task) {
+        let displaced = self.remotes[cx.index].put_lifo(task);
+        let displaced_any = displaced.is_some();
+        if let Some(displaced) = displaced {
             cx.local.push(displaced);
-            if cx.in_park.get() {
-                cx.notify_owed.set(true);
-            } else {
-                self.notify_parked();
-            }
+        }
+        if !cx.in_park.get() {
+            self.notify_parked_after_push();
+        } else if displaced_any {
+            cx.notify_owed.set(true);
         }
     }
 
@@ -132,13 +137,27 @@ impl<U: Unpark> Shared<U> {
         }
     }
 
-    /// Called by the last searcher after it parked: wakes a worker if the injector or a deque
-    /// has work. A LIFO slot does not count: its owner runs it next (an owner never parks
-    /// with a full slot), and one stuck in a long poll is found by the timed parks of the
-    /// idle workers (`worker.rs`), which a wake-up here would only interrupt, in a loop.
+    /// [`notify_parked`](Self::notify_parked) after this thread pushed to a deque or a LIFO
+    /// slot: fenced, per rule 4 of `idle`.
+    pub(crate) fn notify_parked_after_push(&self) {
+        if let Some(worker) = self.idle.worker_to_notify_after_push() {
+            self.remotes[worker].unpark.unpark();
+        }
+    }
+
+    /// Called by the last searcher after it parked (rule 4 of `idle`): wakes a worker if the
+    /// injector, a deque or a LIFO slot has work. A LIFO slot counts (rule 6): its owner may be
+    /// in a long poll, and the searcher woken here watches the slot before it takes the task,
+    /// so an owner that keeps refilling its slot costs at most one wake-up per watch. The
+    /// fence orders these reads after the caller's SeqCst update of the counts, as the
+    /// producer's fence orders its push before its read of them.
     pub(crate) fn notify_if_work_pending(&self) {
-        let pending =
-            !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty());
+        fence(SeqCst);
+        let pending = !self.injector.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.stealer.is_empty() || r.has_lifo());
         if pending {
             self.notify_parked();
         }

@@ -13,10 +13,16 @@
 //!    them. A searcher never yields its CPU in a loop: on 2 cores, a searcher calling
 //!    `sched_yield` takes time from the one worker that has work (and from the kernel's
 //!    network stack) for nothing; it parks instead, as tokio's and smol's workers do.
-//! 5. Parking, through the [`Park`] seam. While another worker is busy, the park has a
+//! 5. Watching: a searcher that found nothing but tasks in other workers' LIFO slots (a
+//!    task spawned or woken by a poll that is still running) parks for
+//!    [`LIFO_WATCH_INTERVAL`], still searching, and takes the slot's task of any worker that
+//!    has not started a new poll since (rule 6 of `idle.rs`).
+//! 6. Parking, through the [`Park`] seam. While another worker is busy, the park has a
 //!    timeout ([`STRANDED_CHECK_INTERVAL`]): on waking, the worker looks for work stranded
 //!    behind a worker that has not started a new poll since it parked (its LIFO slot's task,
-//!    or its deque), and takes it over, so no per-worker state waits on a long poll. It keeps
+//!    or its deque), and takes it over, so no per-worker state waits on a long poll. This is
+//!    a safety net: every push notifies (rules 4 and 6 of `idle.rs`), so work found here is
+//!    work whose notification woke nobody because every other worker was busy then. It keeps
 //!    these timed parks for [`WATCH_GRACE_PARKS`] more parks after it last saw the runtime
 //!    busy (rule 5 of `idle.rs`); after that, when every worker is idle, parks are untimed: an
 //!    idle runtime uses no CPU.
@@ -52,6 +58,11 @@ pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 const SEARCH_ROUNDS: u32 = 3;
 /// How long a worker parks, while another worker is busy, before it looks for stranded work.
 pub(crate) const STRANDED_CHECK_INTERVAL: Duration = Duration::from_millis(2);
+/// How long a searcher that found nothing but tasks in other workers' LIFO slots waits before
+/// taking those whose owner has not started a new poll since (rule 6 of `idle.rs`). A poll
+/// longer than this is a long poll; the task behind it starts within about this interval
+/// (plus the timer slack of a timed park) instead of waiting for the poll to end.
+pub(crate) const LIFO_WATCH_INTERVAL: Duration = Duration::from_micros(100);
 /// How many timed parks a parked worker keeps watch for after it last saw the runtime busy
 /// (at most 20 ms). Long enough to span the idle gaps of a loaded server, so that leaving an
 /// idle runtime does not cost a nudge each time; short enough that an idle runtime is quiet
@@ -182,7 +193,11 @@ impl<P: Park> Worker<P> {
             if self.tick % EVENT_INTERVAL == 0 {
                 self.poll_driver(cx);
             }
-            match self.next_task(cx).or_else(|| self.search(cx)) {
+            match self
+                .next_task(cx)
+                .or_else(|| self.search(cx))
+                .or_else(|| self.watch_lifo_slots(cx))
+            {
                 Some(task) => self.run_task(cx, task),
                 None => self.park(cx),
             }
@@ -260,7 +275,7 @@ impl<P: Park> Worker<P> {
         let others_queued = !cx.local.is_empty() || self.remote().has_lifo();
         cx.local.push(task);
         if others_queued {
-            self.shared.notify_parked();
+            self.shared.notify_parked_after_push();
         }
     }
 
@@ -296,6 +311,33 @@ impl<P: Park> Worker<P> {
             backoff.spin();
         }
         None
+    }
+
+    /// Rule 6 of `idle.rs`: a searcher that found nothing to steal, but a task in another
+    /// worker's LIFO slot, parks for [`LIFO_WATCH_INTERVAL`] still counted as searching (so
+    /// the owner's next spawns wake nobody), then takes the slot's task of every worker that
+    /// has not started a new poll in that time. If every owner moved on, it goes on to park.
+    fn watch_lifo_slots(&mut self, cx: &WorkerContext) -> Option<Runnable> {
+        if !self.is_searching || !self.others_have_lifo() {
+            return None;
+        }
+        self.sample_ticks();
+        self.park_in_driver(cx, Some(LIFO_WATCH_INTERVAL));
+        self.pay_owed_notify(cx);
+        if let Some(task) = self.next_task(cx) {
+            // A driver under the seam gave this worker work, or the injector has some.
+            return Some(task);
+        }
+        self.take_stranded_lifo_tasks(cx);
+        cx.local.pop()
+    }
+
+    fn others_have_lifo(&self) -> bool {
+        self.shared
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(victim, remote)| victim != self.index && remote.has_lifo())
     }
 
     fn has_local_work(&self, cx: &WorkerContext) -> bool {
@@ -368,7 +410,7 @@ impl<P: Park> Worker<P> {
     /// off the sleepers list and cannot be picked itself.
     fn pay_owed_notify(&self, cx: &WorkerContext) {
         if cx.notify_owed.replace(false) && !cx.local.is_empty() {
-            self.shared.notify_parked();
+            self.shared.notify_parked_after_push();
         }
     }
 

@@ -6,13 +6,18 @@
 //! task out of it owns that `Runnable`. The owner puts tasks in (a task spawned or woken on
 //! its worker) and takes them out after each poll; a searcher takes the slot's task when the
 //! owner is stuck in a long poll, and the shutdown drain takes whatever is left.
+//!
+//! The second model is the notification of a task put alone in a slot (rule 6 of
+//! [`crate::idle`]) against the only idle worker parking, on the real `Shared`.
 
 use super::model;
 use crate::loom::Arc;
 use crate::queue::{local_queue, Steal};
+use crate::scheduler::Shared;
 use crate::task::{new_task, JoinHandle, Runnable, Schedule, TaskRef};
 use crate::worker::Remote;
 use loom::thread;
+use spindle_core::{Park, ThreadParker};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicUsize;
@@ -147,4 +152,71 @@ fn lifo_slot_hand_off_runs_each_task_once() {
             }
         });
     }
+}
+
+/// Rule 6 of `idle` against rule 4: worker 0, running a task, puts a task alone in its LIFO
+/// slot and notifies (`Shared::notify_parked_after_push`), then stays in its poll; worker 1,
+/// the only other worker, searches in vain and parks (`transition_worker_to_parked`, then, as
+/// the last searcher, `Shared::notify_if_work_pending`), untimed: the timed park is a safety
+/// net that no runnable task may need. Worker 1 must be woken and take the task from the slot.
+///
+/// Catches: a task in a LIFO slot of a busy worker left for a timed park to find (loom
+/// reports the deadlock of the untimed park), which is what happens if the producer skips
+/// the fence of `worker_to_notify_after_push`, if the last searcher's re-check ignores LIFO
+/// slots or reads them before its update of the counts is ordered, or if a lone LIFO task
+/// does not notify at all.
+#[test]
+fn lone_lifo_task_vs_the_last_searcher_parking() {
+    model(|| {
+        let scheduler = Unlisted(Arc::new(()));
+        let (_owner_queue, owner_stealer) = local_queue();
+        let (_idle_queue, idle_stealer) = local_queue();
+        let owner_parker = ThreadParker::new();
+        let mut idle_parker = ThreadParker::new();
+        let shared = Arc::new(Shared::new(Box::new([
+            Remote::new(owner_stealer, owner_parker.unparker()),
+            Remote::new(idle_stealer, idle_parker.unparker()),
+        ])));
+
+        let owner = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let (task, handle, polls) = spawn(&scheduler, 7);
+                // `schedule_local` inside a poll that then runs on.
+                assert!(shared.remotes[0].put_lifo(task).is_none());
+                shared.notify_parked_after_push();
+                (handle, polls)
+            })
+        };
+        let idle = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                // `Worker::search`, then `Worker::park`.
+                assert!(shared.idle.transition_worker_to_searching());
+                let mut task = shared.remotes[0].take_lifo();
+                if task.is_none() {
+                    if shared.idle.transition_worker_to_parked(1, true) {
+                        shared.notify_if_work_pending();
+                    }
+                    while shared.idle.is_parked(1) {
+                        idle_parker.park();
+                    }
+                    // Chosen by `worker_to_notify`: searching again, it finds the task (the
+                    // owner has not started a new poll, so the watch would take it).
+                    task = shared.remotes[0].take_lifo();
+                }
+                let task = task.expect("woken, but the LIFO slot is empty");
+                dispose(task, false);
+                if shared.idle.transition_worker_from_searching() {
+                    shared.notify_parked();
+                }
+            })
+        };
+        let (mut handle, polls) = owner.join().unwrap();
+        idle.join().unwrap();
+
+        let output = Pin::new(&mut handle).poll(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(output, Poll::Ready(Ok(7))));
+        assert_eq!(polls.load(SeqCst), 1);
+    });
 }
