@@ -30,7 +30,9 @@ use std::process::ExitCode;
 const MESSAGE_LEN: usize = 64;
 
 async fn hello(_request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"Hello, World!",
+    ))))
 }
 
 /// Serves one connection with `kind`: HTTP/1.1 hello or 64-byte echo.
@@ -65,7 +67,9 @@ enum Kind {
 /// Prints the address and blocks until stdin is closed.
 fn announce_and_wait(addr: SocketAddr) {
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "{addr}").and_then(|()| stdout.flush()).expect("stdout");
+    writeln!(stdout, "{addr}")
+        .and_then(|()| stdout.flush())
+        .expect("stdout");
     let mut line = String::new();
     let mut stdin = std::io::stdin().lock();
     while stdin.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
@@ -79,7 +83,9 @@ fn run_spindle(kind: Kind, workers: usize) {
         .build()
         .expect("spindle runtime");
     let addr = runtime.block_on(async {
-        let listener = spindle::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = spindle::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         spindle::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {

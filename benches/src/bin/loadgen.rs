@@ -79,7 +79,9 @@ fn parse() -> Result<Options, String> {
                 .parse::<f64>()
                 .ok()
                 .filter(|n| *n >= 0.0)
-                .ok_or(format!("{what} must be a non-negative number, not {value:?}"))
+                .ok_or(format!(
+                    "{what} must be a non-negative number, not {value:?}"
+                ))
         };
         match flag.as_str() {
             "--connections" => options.connections = number("--connections")?.max(1.0) as usize,
@@ -161,7 +163,12 @@ fn run_connection(options: &Options, start: Instant, offset: Duration) -> Connec
     let end = record_from + options.duration;
     let mut stream = match TcpStream::connect(options.addr) {
         Ok(stream) => stream,
-        Err(_) => return ConnectionResult { histogram, errors: 1 },
+        Err(_) => {
+            return ConnectionResult {
+                histogram,
+                errors: 1,
+            }
+        }
     };
     stream.set_nodelay(true).unwrap();
     let interval = (options.rate > 0.0)

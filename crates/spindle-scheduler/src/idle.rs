@@ -15,8 +15,8 @@
 //! 4. A worker about to park first leaves the counts (SeqCst), then, if it was the last
 //!    searcher, checks every queue once more. The producer pushes its work, then, after a
 //!    SeqCst fence, reads the counts. One of the two sees the other, so work is never left
-//!    with every worker asleep. This holds for every push a search can find: the injector, a
-//!    deque, and a LIFO slot (rule 6).
+//!    with every worker asleep. This holds for every push a search can find: the injector and
+//!    the deques.
 //! 5. A parked worker *keeps watch* (parks with a timeout, to look for work stranded behind a
 //!    long poll, `worker.rs`) while another worker is unparked, and for a short grace after the
 //!    runtime was last busy; it decides so under the sleepers lock. A worker that leaves its
@@ -26,16 +26,19 @@
 //!    never leaves an all-idle runtime unwatched. The grace is what keeps a runtime that goes
 //!    idle and busy thousands of times a second (a server under load) from paying a wake-up
 //!    for every nudge.
-//! 6. A task put alone in a LIFO slot by a running task (a spawn, or a wake) notifies like any
-//!    push: its owner runs it next, but only once the current poll ends, which may be long
-//!    (a CPU-bound stretch after a spawn). The woken worker, still counted as searching,
-//!    watches the slots it saw full for `LIFO_WATCH_INTERVAL` and takes a task whose owner has
-//!    not started a new poll since (`worker.rs`); if the owner moved on, it parks. So a task
-//!    waits at most about that interval behind a busy owner, and a worker that keeps spawning
-//!    and awaiting children pays at most one wake-up per watch, not one per spawn: while the
-//!    watcher searches, rule 1 sends no more.
+//! 6. A task put alone in a LIFO slot by a running task (a spawn, or a wake) is not stealable
+//!    work: its owner runs it next, once the current poll ends, which may be long (a CPU-bound
+//!    stretch after a spawn). So it does not wake a worker to search; instead the owner nudges
+//!    one parked worker into *watching* the slots (`Shared::nudge_lifo_watcher`), unless one
+//!    already does, and a worker that parks while a slot is full starts watching by itself
+//!    (`Shared::claim_lifo_watch`); the two sides fence before they look, so one of them sees
+//!    the other. The watcher stays on the sleepers list and parks for `LIFO_WATCH_INTERVAL`,
+//!    then takes the slot's task if the owner has not started a new poll since (`worker.rs`),
+//!    and watches again while slots stay full. So a task waits about that interval behind a
+//!    long poll, never for a 2 ms timed park; an owner running a chain of short tasks through
+//!    its slot pays one wake-up when the watch starts and keeps its tasks.
 
-use crate::loom::sync::atomic::{fence, AtomicUsize};
+use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::sync::Mutex;
 use std::sync::atomic::Ordering::SeqCst;
 
@@ -133,15 +136,28 @@ impl Idle {
         Some(worker)
     }
 
-    /// Rule 4, the producer's half, for work pushed where a search finds it (a deque, a LIFO
-    /// slot): a SeqCst fence, so that the push is ordered before the read of the counts, then
-    /// [`worker_to_notify`](Self::worker_to_notify). Without the fence the counts may be read
-    /// before the push is visible (a store followed by a load of another address may be
-    /// reordered, on x86 too): the producer sees a searcher, the searcher parks without seeing
-    /// the push, and the work waits for a timed park to find it.
+    /// Rule 4, the producer's half, for work pushed where a search finds it (a deque): reads
+    /// the counts with a SeqCst read-modify-write that changes nothing (`fetch_add(0)`, as
+    /// tokio does), then decides as [`worker_to_notify`](Self::worker_to_notify). The RMW is
+    /// ordered with the parking worker's SeqCst decrement of the same word: if it comes after,
+    /// it sees the worker parked; if before, the worker's decrement reads it and so sees the
+    /// push made before it. A plain load could be reordered before the push (a store followed
+    /// by a load of another address may be, on x86 too): the producer would see a searcher,
+    /// the searcher park without seeing the push, and the work wait for a timed park.
     pub(crate) fn worker_to_notify_after_push(&self) -> Option<usize> {
-        fence(SeqCst);
+        let counts = Counts(self.state.fetch_add(0, SeqCst));
+        if counts.searching() != 0 || counts.unparked() >= self.num_workers {
+            return None;
+        }
         self.worker_to_notify()
+    }
+
+    /// Some parked worker, left on the sleepers list (rule 6: to nudge into watching).
+    pub(crate) fn a_parked_worker(&self) -> Option<usize> {
+        if self.counts().unparked() == self.num_workers {
+            return None;
+        }
+        self.sleepers.lock().parked.last().copied()
     }
 
     /// Rule 2: true if the caller may start searching.

@@ -35,7 +35,7 @@ use spindle_core::Unpark;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,8 @@ pub(crate) struct Shared<U> {
     pub(crate) injector: Injector,
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks,
+    /// The worker watching LIFO slots (rule 6 of `idle`), as its index + 1; 0 for none.
+    lifo_watcher: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) workers_running: AtomicUsize,
 }
@@ -82,6 +84,7 @@ impl<U: Unpark> Shared<U> {
             injector: Injector::new(),
             idle: Idle::new(workers),
             owned: OwnedTasks::new((workers * 4).next_power_of_two()),
+            lifo_watcher: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             workers_running: AtomicUsize::new(workers),
         }
@@ -123,10 +126,14 @@ impl<U: Unpark> Shared<U> {
         if let Some(displaced) = displaced {
             cx.local.push(displaced);
         }
-        if !cx.in_park.get() {
-            self.notify_parked_after_push();
+        if cx.in_park.get() {
+            if displaced_any {
+                cx.notify_owed.set(true);
+            }
         } else if displaced_any {
-            cx.notify_owed.set(true);
+            self.notify_parked_after_push();
+        } else {
+            self.nudge_lifo_watcher();
         }
     }
 
@@ -137,8 +144,8 @@ impl<U: Unpark> Shared<U> {
         }
     }
 
-    /// [`notify_parked`](Self::notify_parked) after this thread pushed to a deque or a LIFO
-    /// slot: fenced, per rule 4 of `idle`.
+    /// [`notify_parked`](Self::notify_parked) after this thread pushed to a deque: fenced, per
+    /// rule 4 of `idle`.
     pub(crate) fn notify_parked_after_push(&self) {
         if let Some(worker) = self.idle.worker_to_notify_after_push() {
             self.remotes[worker].unpark.unpark();
@@ -146,21 +153,74 @@ impl<U: Unpark> Shared<U> {
     }
 
     /// Called by the last searcher after it parked (rule 4 of `idle`): wakes a worker if the
-    /// injector, a deque or a LIFO slot has work. A LIFO slot counts (rule 6): its owner may be
-    /// in a long poll, and the searcher woken here watches the slot before it takes the task,
-    /// so an owner that keeps refilling its slot costs at most one wake-up per watch. The
-    /// fence orders these reads after the caller's SeqCst update of the counts, as the
-    /// producer's fence orders its push before its read of them.
+    /// injector or a deque has work. A LIFO slot does not count: its owner runs it next, and
+    /// one behind a long poll is watched for instead (rule 6, [`claim_lifo_watch`]). The fence
+    /// orders these reads after the caller's SeqCst update of the counts, as the producer's
+    /// fence orders its push before its read of them.
+    ///
+    /// [`claim_lifo_watch`]: Self::claim_lifo_watch
     pub(crate) fn notify_if_work_pending(&self) {
         fence(SeqCst);
-        let pending = !self.injector.is_empty()
-            || self
-                .remotes
-                .iter()
-                .any(|r| !r.stealer.is_empty() || r.has_lifo());
+        let pending =
+            !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty());
         if pending {
             self.notify_parked();
         }
+    }
+
+    /// Rule 6 of `idle`, the owner's half: after putting a task alone in its LIFO slot, nudge
+    /// a parked worker into watching the slots, unless one already does. The nudged worker
+    /// stays parked (it is not taken off the sleepers list, so it does not search or steal);
+    /// it only watches. The fence pairs with the one in [`claim_lifo_watch`]: either the owner
+    /// finds the worker parked, or the worker, parking, finds the slot full.
+    ///
+    /// [`claim_lifo_watch`]: Self::claim_lifo_watch
+    pub(crate) fn nudge_lifo_watcher(&self) {
+        fence(SeqCst);
+        if self.lifo_watcher.load(Relaxed) != 0 {
+            return;
+        }
+        if let Some(worker) = self.idle.a_parked_worker() {
+            if self
+                .lifo_watcher
+                .compare_exchange(0, worker + 1, AcqRel, Relaxed)
+                .is_ok()
+            {
+                self.remotes[worker].unpark.unpark();
+            }
+        }
+    }
+
+    /// Rule 6 of `idle`, the parked worker's half, called once it is on the sleepers list:
+    /// true if it is (now) the one watching LIFO slots, because another worker's slot is full
+    /// and nobody else watches.
+    pub(crate) fn claim_lifo_watch(&self, worker: usize) -> bool {
+        fence(SeqCst);
+        let slot_full = self
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(index, remote)| index != worker && remote.has_lifo());
+        slot_full
+            && match self
+                .lifo_watcher
+                .compare_exchange(0, worker + 1, AcqRel, Relaxed)
+            {
+                Ok(_) => true,
+                Err(current) => current == worker + 1,
+            }
+    }
+
+    /// True if `worker` was nudged into watching LIFO slots.
+    pub(crate) fn is_lifo_watcher(&self, worker: usize) -> bool {
+        self.lifo_watcher.load(Acquire) == worker + 1
+    }
+
+    /// `worker`'s watch is over: another may be nudged.
+    pub(crate) fn end_lifo_watch(&self, worker: usize) {
+        let _ = self
+            .lifo_watcher
+            .compare_exchange(worker + 1, 0, AcqRel, Relaxed);
     }
 
     fn drain_injector(&self) {

@@ -13,11 +13,7 @@
 //!    them. A searcher never yields its CPU in a loop: on 2 cores, a searcher calling
 //!    `sched_yield` takes time from the one worker that has work (and from the kernel's
 //!    network stack) for nothing; it parks instead, as tokio's and smol's workers do.
-//! 5. Watching: a searcher that found nothing but tasks in other workers' LIFO slots (a
-//!    task spawned or woken by a poll that is still running) parks for
-//!    [`LIFO_WATCH_INTERVAL`], still searching, and takes the slot's task of any worker that
-//!    has not started a new poll since (rule 6 of `idle.rs`).
-//! 6. Parking, through the [`Park`] seam. While another worker is busy, the park has a
+//! 5. Parking, through the [`Park`] seam. While another worker is busy, the park has a
 //!    timeout ([`STRANDED_CHECK_INTERVAL`]): on waking, the worker looks for work stranded
 //!    behind a worker that has not started a new poll since it parked (its LIFO slot's task,
 //!    or its deque), and takes it over, so no per-worker state waits on a long poll. This is
@@ -26,6 +22,12 @@
 //!    these timed parks for [`WATCH_GRACE_PARKS`] more parks after it last saw the runtime
 //!    busy (rule 5 of `idle.rs`); after that, when every worker is idle, parks are untimed: an
 //!    idle runtime uses no CPU.
+//! 6. Watching a LIFO slot (rule 6 of `idle.rs`): a parked worker that was nudged for a task
+//!    put alone in another worker's LIFO slot, or that saw one as it parked, parks for
+//!    [`LIFO_WATCH_INTERVAL`] only, and then takes the slot's task if its owner has not
+//!    started a new poll since: the owner is in a long poll. While slots stay full it watches
+//!    again; it never steals from them otherwise, so a worker running a chain of short tasks
+//!    through its slot keeps them.
 //!
 //! Every [`EVENT_INTERVAL`] ticks, and at most once per [`MIN_EVENT_POLL_GAP`], the worker
 //! also calls `park_timeout(0)`, letting a driver under the seam (timers, I/O) deliver events
@@ -58,10 +60,10 @@ pub(crate) const MAX_LIFO_POLLS: u32 = 3;
 const SEARCH_ROUNDS: u32 = 3;
 /// How long a worker parks, while another worker is busy, before it looks for stranded work.
 pub(crate) const STRANDED_CHECK_INTERVAL: Duration = Duration::from_millis(2);
-/// How long a searcher that found nothing but tasks in other workers' LIFO slots waits before
-/// taking those whose owner has not started a new poll since (rule 6 of `idle.rs`). A poll
-/// longer than this is a long poll; the task behind it starts within about this interval
-/// (plus the timer slack of a timed park) instead of waiting for the poll to end.
+/// How long a parked worker watching LIFO slots waits before it takes the tasks whose owner
+/// has not started a new poll since (rule 6 of `idle.rs`). A poll longer than this is a long
+/// poll; the task behind it starts within about this interval (plus a wake-up) instead of
+/// waiting for the poll to end.
 pub(crate) const LIFO_WATCH_INTERVAL: Duration = Duration::from_micros(100);
 /// How many timed parks a parked worker keeps watch for after it last saw the runtime busy
 /// (at most 20 ms). Long enough to span the idle gaps of a loaded server, so that leaving an
@@ -193,11 +195,7 @@ impl<P: Park> Worker<P> {
             if self.tick % EVENT_INTERVAL == 0 {
                 self.poll_driver(cx);
             }
-            match self
-                .next_task(cx)
-                .or_else(|| self.search(cx))
-                .or_else(|| self.watch_lifo_slots(cx))
-            {
+            match self.next_task(cx).or_else(|| self.search(cx)) {
                 Some(task) => self.run_task(cx, task),
                 None => self.park(cx),
             }
@@ -313,33 +311,6 @@ impl<P: Park> Worker<P> {
         None
     }
 
-    /// Rule 6 of `idle.rs`: a searcher that found nothing to steal, but a task in another
-    /// worker's LIFO slot, parks for [`LIFO_WATCH_INTERVAL`] still counted as searching (so
-    /// the owner's next spawns wake nobody), then takes the slot's task of every worker that
-    /// has not started a new poll in that time. If every owner moved on, it goes on to park.
-    fn watch_lifo_slots(&mut self, cx: &WorkerContext) -> Option<Runnable> {
-        if !self.is_searching || !self.others_have_lifo() {
-            return None;
-        }
-        self.sample_ticks();
-        self.park_in_driver(cx, Some(LIFO_WATCH_INTERVAL));
-        self.pay_owed_notify(cx);
-        if let Some(task) = self.next_task(cx) {
-            // A driver under the seam gave this worker work, or the injector has some.
-            return Some(task);
-        }
-        self.take_stranded_lifo_tasks(cx);
-        cx.local.pop()
-    }
-
-    fn others_have_lifo(&self) -> bool {
-        self.shared
-            .remotes
-            .iter()
-            .enumerate()
-            .any(|(victim, remote)| victim != self.index && remote.has_lifo())
-    }
-
     fn has_local_work(&self, cx: &WorkerContext) -> bool {
         self.remote().has_lifo() || !cx.local.is_empty()
     }
@@ -356,6 +327,7 @@ impl<P: Park> Worker<P> {
             self.shared.notify_if_work_pending();
         }
         self.watch_parks_left = WATCH_GRACE_PARKS;
+        let mut lifo_watch = self.shared.claim_lifo_watch(self.index);
         while !self.shared.is_shutdown() {
             let others_busy = self
                 .idle()
@@ -363,7 +335,12 @@ impl<P: Park> Worker<P> {
             if others_busy {
                 self.watch_parks_left = WATCH_GRACE_PARKS;
             }
-            if self.watch_parks_left > 0 {
+            lifo_watch = lifo_watch || self.shared.is_lifo_watcher(self.index);
+            if lifo_watch {
+                self.sample_ticks();
+                self.park_in_driver(cx, Some(LIFO_WATCH_INTERVAL));
+                self.shared.end_lifo_watch(self.index);
+            } else if self.watch_parks_left > 0 {
                 self.watch_parks_left -= 1;
                 self.sample_ticks();
                 self.park_in_driver(cx, Some(STRANDED_CHECK_INTERVAL));
@@ -384,13 +361,15 @@ impl<P: Park> Worker<P> {
                 self.is_searching = true;
                 return;
             }
-            if others_busy && self.stranded_work() {
+            if (others_busy || lifo_watch) && self.stranded_work() {
                 if let Some(unparked) = self.idle().unpark_worker_by_id(self.index) {
                     self.nudge(unparked.worker_to_nudge);
                     self.take_stranded_lifo_tasks(cx);
                     return;
                 }
             }
+            // Slots still full, owners moving on: watch again, fresh.
+            lifo_watch = lifo_watch && self.shared.claim_lifo_watch(self.index);
         }
     }
 

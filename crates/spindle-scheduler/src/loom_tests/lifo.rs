@@ -7,7 +7,7 @@
 //! its worker) and takes them out after each poll; a searcher takes the slot's task when the
 //! owner is stuck in a long poll, and the shutdown drain takes whatever is left.
 //!
-//! The second model is the notification of a task put alone in a slot (rule 6 of
+//! The second model is the watch for a task put alone in a slot (rule 6 of
 //! [`crate::idle`]) against the only idle worker parking, on the real `Shared`.
 
 use super::model;
@@ -154,17 +154,19 @@ fn lifo_slot_hand_off_runs_each_task_once() {
     }
 }
 
-/// Rule 6 of `idle` against rule 4: worker 0, running a task, puts a task alone in its LIFO
-/// slot and notifies (`Shared::notify_parked_after_push`), then stays in its poll; worker 1,
-/// the only other worker, searches in vain and parks (`transition_worker_to_parked`, then, as
-/// the last searcher, `Shared::notify_if_work_pending`), untimed: the timed park is a safety
-/// net that no runnable task may need. Worker 1 must be woken and take the task from the slot.
+/// Rule 6 of `idle`: worker 0, running a task, puts a task alone in its LIFO slot and nudges
+/// a watcher (`Shared::nudge_lifo_watcher`), then stays in its poll; worker 1, the only other
+/// worker, searches in vain (a search does not take LIFO slots) and parks
+/// (`transition_worker_to_parked`, `notify_if_work_pending`, then `claim_lifo_watch`). Its
+/// parks are untimed unless it watches: the 2 ms timed park is a safety net that no runnable
+/// task may need. Worker 1 must end up watching, and take the task (the owner never starts a
+/// new poll here, so the watch finds it stuck).
 ///
 /// Catches: a task in a LIFO slot of a busy worker left for a timed park to find (loom
-/// reports the deadlock of the untimed park), which is what happens if the producer skips
-/// the fence of `worker_to_notify_after_push`, if the last searcher's re-check ignores LIFO
-/// slots or reads them before its update of the counts is ordered, or if a lone LIFO task
-/// does not notify at all.
+/// reports the deadlock of the untimed park), which is what happens if the owner skips its
+/// fence or does not nudge, or if a parking worker does not look at the slots. (Without the
+/// parking side's fence the model still passes: loom orders that side's look after its SeqCst
+/// update of the counts, which the C++ model, and so the real machine, does not promise.)
 #[test]
 fn lone_lifo_task_vs_the_last_searcher_parking() {
     model(|| {
@@ -184,32 +186,35 @@ fn lone_lifo_task_vs_the_last_searcher_parking() {
                 let (task, handle, polls) = spawn(&scheduler, 7);
                 // `schedule_local` inside a poll that then runs on.
                 assert!(shared.remotes[0].put_lifo(task).is_none());
-                shared.notify_parked_after_push();
+                shared.nudge_lifo_watcher();
                 (handle, polls)
             })
         };
         let idle = {
             let shared = shared.clone();
             thread::spawn(move || {
-                // `Worker::search`, then `Worker::park`.
+                // `Worker::search` finds nothing (slots are not stolen), then `Worker::park`.
                 assert!(shared.idle.transition_worker_to_searching());
-                let mut task = shared.remotes[0].take_lifo();
-                if task.is_none() {
-                    if shared.idle.transition_worker_to_parked(1, true) {
-                        shared.notify_if_work_pending();
-                    }
-                    while shared.idle.is_parked(1) {
-                        idle_parker.park();
-                    }
-                    // Chosen by `worker_to_notify`: searching again, it finds the task (the
-                    // owner has not started a new poll, so the watch would take it).
-                    task = shared.remotes[0].take_lifo();
+                if shared.idle.transition_worker_to_parked(1, true) {
+                    shared.notify_if_work_pending();
                 }
-                let task = task.expect("woken, but the LIFO slot is empty");
+                let mut watching = shared.claim_lifo_watch(1);
+                loop {
+                    watching = watching || shared.is_lifo_watcher(1);
+                    if watching {
+                        // The timed watch (loom times out at once); the owner is still in
+                        // its poll, so the watch takes its slot.
+                        idle_parker.park_timeout(crate::worker::LIFO_WATCH_INTERVAL);
+                        shared.end_lifo_watch(1);
+                        break;
+                    }
+                    idle_parker.park();
+                }
+                assert!(shared.idle.unpark_worker_by_id(1).is_some());
+                let task = shared.remotes[0]
+                    .take_lifo()
+                    .expect("watching, but the LIFO slot is empty");
                 dispose(task, false);
-                if shared.idle.transition_worker_from_searching() {
-                    shared.notify_parked();
-                }
             })
         };
         let (mut handle, polls) = owner.join().unwrap();
