@@ -12,6 +12,8 @@
 //! the connection, and their wait counts: no coordinated omission (wrk2's rule). **Closed
 //! loop** (`--rate 0`): each connection sends its next request as soon as the previous answer
 //! is in; latency runs from the send; the rate achieved is the server's peak from this client.
+//! In open loop every scheduled request is sent, late if it must be, so an overloaded server
+//! shows in the latencies, not in `achieved_rps`.
 //!
 //! Requests scheduled in the first `--warmup` seconds (default 2) are sent but not recorded;
 //! recording lasts `--duration` seconds (default 10). Latencies go into an HDR histogram
