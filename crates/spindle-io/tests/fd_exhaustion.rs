@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::assert_passes_in_child;
 use spindle_io::net::TcpListener;
 use std::fs::File;
 use std::io;
@@ -27,30 +28,15 @@ fn accept_reports_emfile_and_recovers_once_descriptors_are_freed() {
         exhaust_and_recover();
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let output = Command::new("sh")
+    let mut shell = Command::new("sh");
+    shell
         .arg("-c")
         .arg(format!("ulimit -n {LIMIT} && exec \"$0\" \"$@\""))
-        .arg(exe)
-        .args([
-            "accept_reports_emfile_and_recovers_once_descriptors_are_freed",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let report = format!(
-        "child status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{report}");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
-        "the child ran no test: {report}"
+        .arg(std::env::current_exe().unwrap());
+    assert_passes_in_child(
+        shell,
+        "accept_reports_emfile_and_recovers_once_descriptors_are_freed",
+        CHILD,
     );
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{closed_port, within_deadline};
+use common::{assert_passes_in_child, closed_port, within_deadline};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use spindle_io::block_on;
 use spindle_io::net::{TcpListener, TcpStream};
@@ -210,26 +210,10 @@ fn writes_after_the_peer_closed_fail_and_never_raise_sigpipe() {
         writes_to_a_closed_peer_fail();
         return;
     }
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "writes_after_the_peer_closed_fail_and_never_raise_sigpipe",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(SIGPIPE_CHILD, "1")
-        .output()
-        .unwrap();
-    let report = format!(
-        "child status {} (killed by signal 13 is SIGPIPE)\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{report}");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
-        "the child ran no test: {report}"
+    assert_passes_in_child(
+        std::process::Command::new(std::env::current_exe().unwrap()),
+        "writes_after_the_peer_closed_fail_and_never_raise_sigpipe",
+        SIGPIPE_CHILD,
     );
 }
 

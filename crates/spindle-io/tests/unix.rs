@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::within_deadline;
+use common::{assert_passes_in_child, within_deadline};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use spindle_io::block_on;
 use spindle_io::net::{UnixDatagram, UnixListener, UnixStream};
@@ -285,26 +285,10 @@ fn peer_close_gives_eof_then_broken_pipe_and_never_sigpipe() {
         eof_then_broken_pipe();
         return;
     }
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "peer_close_gives_eof_then_broken_pipe_and_never_sigpipe",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(SIGPIPE_CHILD, "1")
-        .output()
-        .unwrap();
-    let report = format!(
-        "child status {} (killed by signal 13 is SIGPIPE)\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{report}");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("1 passed"),
-        "the child ran no test: {report}"
+    assert_passes_in_child(
+        Command::new(std::env::current_exe().unwrap()),
+        "peer_close_gives_eof_then_broken_pipe_and_never_sigpipe",
+        SIGPIPE_CHILD,
     );
 }
 
