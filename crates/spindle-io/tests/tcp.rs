@@ -141,7 +141,6 @@ fn host_names_resolve_and_connect() {
 
 /// The server reads part of what the client sent and drops its stream: data unread in the
 /// kernel makes it send a reset, which the client's next read reports as `ConnectionReset`.
-/// (The client sends more than the server's read-ahead takes, so some stays in the kernel.)
 #[test]
 fn a_peer_reset_surfaces_on_the_next_read() {
     within_deadline(|| {
@@ -248,9 +247,9 @@ fn writes_to_a_closed_peer_fail() {
     });
 }
 
-/// Reads of many sizes, plain and vectored, get every byte in order whatever the stream read
-/// ahead of them (`tcp_stream.rs`, "Read-ahead"): buffers smaller than, as large as and larger
-/// than the read-ahead, and reads whose buffer is filled exactly.
+/// Reads of many sizes, plain and vectored, get every byte in order whichever of them clear
+/// the readiness (`tcp_stream.rs`, "When a read waits for the reactor"): short reads, reads
+/// whose buffer is filled exactly, and reads larger than what is queued.
 #[test]
 fn reads_of_every_size_see_every_byte_in_order() {
     within_deadline(|| {

@@ -494,10 +494,10 @@ fn every_unix_type_is_send_sync_and_debug() {
     });
 }
 
-/// Reads of many sizes, plain and vectored, get every byte in order whatever the stream read
-/// ahead of them (`read_ahead.rs`): buffers smaller than, as large as and larger than the
-/// read-ahead, and reads whose buffer is filled exactly; and exact-size request/response
-/// reads still wait for the next message.
+/// Reads of many sizes, plain and vectored, get every byte in order whichever of them clear
+/// the readiness (`unix_stream.rs`, "When a read waits for the reactor"): short reads, reads
+/// whose buffer is filled exactly, and reads larger than what is queued; and exact-size
+/// request/response reads still wait for the next message.
 #[test]
 fn reads_of_every_size_see_every_byte_in_order() {
     within_deadline(|| {

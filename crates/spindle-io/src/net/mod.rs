@@ -51,7 +51,6 @@
 //! ```
 
 mod addr;
-mod read_ahead;
 mod tcp_listener;
 mod tcp_socket;
 mod tcp_stream;

@@ -1,11 +1,13 @@
 //! `TcpStream`: a TCP connection, read and written through `futures-io`'s traits.
 //!
-//! # Read-ahead
+//! # When a read waits for the reactor
 //!
-//! Reads into small buffers read ahead (`read_ahead.rs`), so that a read that fills the
-//! caller's buffer does not cost the next read a failing system call.
+//! A read that returns fewer bytes than its buffer holds drained the socket, so it clears the
+//! read readiness and the next read waits for the reactor's next edge (tokio's rule). A read
+//! that fills its buffer keeps the readiness, and the next read asks the socket first: in a
+//! request/response exchange the peer's next message is often there already, and reading it
+//! at once beats waiting for a worker to poll the reactor (docs/architecture.md).
 
-use super::read_ahead::ReadAhead;
 use super::{no_addresses, resolve, with_context, ToSocketAddrs, SEND_FLAGS};
 use crate::context;
 use crate::reactor::Reactor;
@@ -16,7 +18,7 @@ use mio::Interest;
 use socket2::SockRef;
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,8 +32,8 @@ use std::task::{ready, Context, Poll};
 /// # Cancel safety
 ///
 /// Reads and writes are poll functions: a poll that returns `Pending` has moved no bytes, so
-/// `read(&mut buf)` and `write(&buf)` futures dropped before they complete lose nothing
-/// (bytes the stream read ahead stay in the stream for the next read). The combinators built
+/// `read(&mut buf)` and `write(&buf)` futures dropped before they complete lose nothing. The
+/// combinators built
 /// on them are not: `read_exact`, `write_all` and `read_to_end` dropped mid-way may have moved
 /// part of the data, as their futures-io docs say.
 ///
@@ -54,7 +56,6 @@ use std::task::{ready, Context, Poll};
 /// ```
 pub struct TcpStream {
     registration: Registration<mio::net::TcpStream>,
-    read_ahead: ReadAhead,
 }
 
 /// Whether a writable event without an error bit means a non-blocking connect succeeded.
@@ -62,10 +63,7 @@ const EPOLL_REPORTS_CONNECT_FAILURE: bool = cfg!(any(target_os = "linux", target
 
 impl TcpStream {
     fn with_registration(registration: Registration<mio::net::TcpStream>) -> TcpStream {
-        TcpStream {
-            registration,
-            read_ahead: ReadAhead::new(),
-        }
+        TcpStream { registration }
     }
 
     /// Connects to `addr`, trying each resolved address in turn; returns the first connection
@@ -294,7 +292,10 @@ impl TcpStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.read_ahead.poll_read(&self.registration, cx, buf)
+        self.registration
+            .poll_transfer(Direction::Read, cx, buf.len(), |mut stream| {
+                stream.read(buf)
+            })
     }
 
     fn poll_read_vectored_priv(
@@ -302,8 +303,11 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.read_ahead
-            .poll_read_vectored(&self.registration, cx, bufs)
+        let len: usize = bufs.iter().map(|buf| buf.len()).sum();
+        self.registration
+            .poll_transfer(Direction::Read, cx, len, |mut stream| {
+                stream.read_vectored(bufs)
+            })
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

@@ -16,12 +16,11 @@
 //! into a process that restored `SIG_DFL`) dies of it. Every write here is a `send` with
 //! `MSG_NOSIGNAL`, so it fails with `BrokenPipe` instead, whatever the signal's disposition.
 //!
-//! # Read-ahead
+//! # When a read waits for the reactor
 //!
-//! As `TcpStream`'s: reads into small buffers read ahead (`read_ahead.rs`), so that a read that
-//! fills the caller's buffer does not cost the next read a failing system call.
+//! As `TcpStream`'s: a read that returns fewer bytes than its buffer holds clears the read
+//! readiness; a read that fills its buffer keeps it, and the next read asks the socket first.
 
-use super::read_ahead::ReadAhead;
 use super::with_context;
 use super::SEND_FLAGS;
 use crate::context;
@@ -33,7 +32,7 @@ use mio::Interest;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
@@ -128,7 +127,6 @@ pub(super) fn describe(addr: &SocketAddr) -> String {
 /// ```
 pub struct UnixStream {
     registration: Registration<mio::net::UnixStream>,
-    read_ahead: ReadAhead,
 }
 
 impl UnixStream {
@@ -252,10 +250,7 @@ impl UnixStream {
             Interest::READABLE | Interest::WRITABLE,
             Ready::READABLE | Ready::WRITABLE,
         )?;
-        Ok(UnixStream {
-            registration,
-            read_ahead: ReadAhead::new(),
-        })
+        Ok(UnixStream { registration })
     }
 
     /// Two connected streams, each the other's peer (`socketpair(2)`): a channel between two
@@ -380,7 +375,10 @@ impl UnixStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.read_ahead.poll_read(&self.registration, cx, buf)
+        self.registration
+            .poll_transfer(Direction::Read, cx, buf.len(), |mut stream| {
+                stream.read(buf)
+            })
     }
 
     fn poll_read_vectored_priv(
@@ -388,8 +386,11 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.read_ahead
-            .poll_read_vectored(&self.registration, cx, bufs)
+        let len: usize = bufs.iter().map(|buf| buf.len()).sum();
+        self.registration
+            .poll_transfer(Direction::Read, cx, len, |mut stream| {
+                stream.read_vectored(bufs)
+            })
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -404,7 +405,7 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|buf| buf.len()).sum();
+        let len: usize = bufs.iter().map(|buf| buf.len()).sum();
         self.registration
             .poll_transfer(Direction::Write, cx, len, |stream| {
                 SockRef::from(stream).send_vectored_with_flags(bufs, SEND_FLAGS)
