@@ -319,11 +319,14 @@ impl<P: Park> WorkerThread<P> {
     }
 }
 
-/// One worker per core, as `std::thread::available_parallelism` reports it.
+/// One worker per core the process may use, as `num_cpus::get` counts them: the cores of its
+/// CPU affinity mask, fewer under a cgroup CPU quota (a container's `--cpus`), with a
+/// fractional quota rounded up (1.5 CPUs get 2 workers, so that the quota can be used in
+/// full; `std::thread::available_parallelism` rounds down).
 ///
 /// ```
-/// assert!(spindle_scheduler::default_worker_threads() >= 1);
+/// assert_eq!(spindle_scheduler::default_worker_threads(), num_cpus::get());
 /// ```
 pub fn default_worker_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    num_cpus::get()
 }
