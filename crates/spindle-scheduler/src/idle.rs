@@ -9,7 +9,9 @@
 //! 1. A producer that made work available wakes a worker only if no worker is searching and
 //!    some worker is parked; the woken worker starts out searching. So a burst of spawns wakes
 //!    one worker, not all of them.
-//! 2. At most half the workers search at once (rounded up).
+//! 2. At most half the workers search at once (rounded up), and at most half the cores: with
+//!    more workers than cores (a container's CPU quota, a worker count set by hand), every
+//!    searcher spins on a core that a worker with tasks needs.
 //! 3. When the last searcher finds work, it wakes one more worker (rule 1 applied again), so
 //!    wake-ups ramp up one at a time while work keeps appearing.
 //! 4. A worker about to park first leaves the counts (SeqCst), then, if it was the last
@@ -51,6 +53,8 @@ pub(crate) struct Idle {
     state: AtomicUsize,
     sleepers: Mutex<Sleepers>,
     num_workers: usize,
+    /// Rule 2's limit.
+    max_searching: usize,
 }
 
 /// The parked workers, and which of them keep watch (rule 5).
@@ -101,7 +105,8 @@ impl Counts {
 }
 
 impl Idle {
-    pub(crate) fn new(num_workers: usize) -> Idle {
+    /// `num_workers` workers sharing `cores` cores (rule 2), all counted as unparked.
+    pub(crate) fn new(num_workers: usize, cores: usize) -> Idle {
         assert!(num_workers < SEARCHING_MASK, "too many workers");
         Idle {
             state: AtomicUsize::new(num_workers * ONE_UNPARKED),
@@ -110,6 +115,7 @@ impl Idle {
                 watching: vec![false; num_workers],
             }),
             num_workers,
+            max_searching: num_workers.min(cores).max(1).div_ceil(2),
         }
     }
 
@@ -163,7 +169,7 @@ impl Idle {
     /// Rule 2: true if the caller may start searching.
     pub(crate) fn transition_worker_to_searching(&self) -> bool {
         let counts = self.counts();
-        if 2 * counts.searching() >= self.num_workers.max(2) {
+        if counts.searching() >= self.max_searching {
             return false;
         }
         self.state.fetch_add(ONE_SEARCHING, SeqCst);
@@ -238,7 +244,7 @@ mod tests {
 
     #[test]
     fn at_most_half_the_workers_search() {
-        let idle = Idle::new(4);
+        let idle = Idle::new(4, 4);
         assert!(idle.transition_worker_to_searching());
         assert!(idle.transition_worker_to_searching());
         assert!(!idle.transition_worker_to_searching());
@@ -246,8 +252,16 @@ mod tests {
     }
 
     #[test]
+    fn at_most_half_the_cores_search() {
+        let idle = Idle::new(16, 2);
+        assert!(idle.transition_worker_to_searching());
+        assert!(!idle.transition_worker_to_searching());
+        assert_eq!(idle.num_searching(), 1);
+    }
+
+    #[test]
     fn no_wake_while_someone_searches() {
-        let idle = Idle::new(2);
+        let idle = Idle::new(2, 2);
         assert!(!idle.transition_worker_to_parked(1, false));
         assert!(idle.transition_worker_to_searching());
         assert_eq!(idle.worker_to_notify(), None);
@@ -262,7 +276,7 @@ mod tests {
 
     #[test]
     fn last_searcher_to_park_is_told_to_recheck() {
-        let idle = Idle::new(2);
+        let idle = Idle::new(2, 2);
         assert!(idle.transition_worker_to_searching());
         assert!(idle.transition_worker_to_parked(0, true));
         assert!(idle.is_parked(0));
@@ -272,7 +286,7 @@ mod tests {
 
     #[test]
     fn first_worker_out_of_an_idle_runtime_nudges_a_sleeper() {
-        let idle = Idle::new(3);
+        let idle = Idle::new(3, 3);
         for worker in 0..3 {
             assert!(!idle.transition_worker_to_parked(worker, false));
         }
@@ -292,7 +306,7 @@ mod tests {
 
     #[test]
     fn no_nudge_while_a_sleeper_keeps_watch() {
-        let idle = Idle::new(3);
+        let idle = Idle::new(3, 3);
         for worker in 0..3 {
             assert!(!idle.transition_worker_to_parked(worker, false));
         }
@@ -305,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_watcher_woken_by_a_notify_stops_counting_as_one() {
-        let idle = Idle::new(2);
+        let idle = Idle::new(2, 2);
         assert!(!idle.transition_worker_to_parked(0, false));
         assert!(!idle.transition_worker_to_parked(1, false));
         assert!(!idle.keep_watch(1, true));

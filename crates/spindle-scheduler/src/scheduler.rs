@@ -82,7 +82,7 @@ impl<U: Unpark> Shared<U> {
         Shared {
             remotes,
             injector: Injector::new(),
-            idle: Idle::new(workers),
+            idle: Idle::new(workers, num_cpus::get()),
             owned: OwnedTasks::new((workers * 4).next_power_of_two()),
             lifo_watcher: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),

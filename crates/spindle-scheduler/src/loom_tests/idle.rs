@@ -70,7 +70,7 @@ fn notify_parked(idle: &Idle, unparker: &ThreadUnparker) {
 #[test]
 fn injector_push_vs_last_searcher_parking() {
     model(|| {
-        let idle = Arc::new(Idle::new(1));
+        let idle = Arc::new(Idle::new(1, 1));
         let queue = Arc::new(Queue(AtomicUsize::new(0)));
         let mut parker = ThreadParker::new();
         let unparker = parker.unparker();
@@ -141,7 +141,7 @@ fn injector_push_vs_last_searcher_parking() {
 #[test]
 fn leaving_an_idle_runtime_vs_a_watcher_ending_its_grace() {
     model(|| {
-        let idle = Arc::new(Idle::new(2));
+        let idle = Arc::new(Idle::new(2, 2));
         assert!(!idle.transition_worker_to_parked(0, false));
         assert!(!idle.transition_worker_to_parked(1, false));
         let mut parker = ThreadParker::new();
