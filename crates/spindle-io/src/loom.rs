@@ -422,6 +422,15 @@ pub(crate) mod epoll {
             Ok(())
         }
 
+        pub(crate) fn reregister<S: ?Sized>(
+            &self,
+            _source: &mut S,
+            _token: Token,
+            _interest: Interest,
+        ) -> io::Result<()> {
+            Ok(())
+        }
+
         pub(crate) fn deregister<S: ?Sized>(&self, _source: &mut S) -> io::Result<()> {
             Ok(())
         }

@@ -370,6 +370,18 @@ impl Reactor {
         Ok((token, io))
     }
 
+    /// Asks the kernel to report `fd`'s readiness for `interest` from now on, in place of what
+    /// it was registered for (`registration.rs`, "Write events on demand").
+    pub(crate) fn reregister_fd(
+        &self,
+        fd: std::os::fd::RawFd,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.registry
+            .reregister(&mut mio::unix::SourceFd(&fd), token, interest)
+    }
+
     /// Forgets `token`, having first deregistered `source` where closing it would not (see the
     /// module docs). The caller closes the descriptor afterwards.
     pub(crate) fn deregister(&self, source: &mut impl Source, token: Token) {

@@ -20,6 +20,23 @@
 //! Only `WouldBlock` clears readiness. Any other outcome leaves it set, so the next operation
 //! is tried at once: after `EMFILE` from `accept` the pending connection is still queued and
 //! edge-triggered epoll would not report it again.
+//!
+//! # Write events on demand
+//!
+//! A connected socket is writable almost all the time, and a socket registered for writable
+//! events gets one each time its send buffer drains: on Linux, each time the peer reads what
+//! it sent (a Unix stream) or the kernel frees a sent packet (TCP's acknowledged data, UDP).
+//! Each such event wakes the thread in `epoll_wait`, to report readiness nobody waits for; in a
+//! request/response exchange that is one wake-up of the reactor per message, and a profile of
+//! `unix_echo_rr` put half of the kernel's wake-up work there. So sockets that start writable
+//! (accepted and paired streams, datagram sockets) register for readable events only
+//! ([`Registration::with_write_events_on_demand`]), and the first write that clears the
+//! write readiness (it met `WouldBlock`, or wrote less than it was given: the send buffer is
+//! full) adds writable events (`epoll_ctl(EPOLL_CTL_MOD)`), for good. The kernel
+//! checks the socket's state when the registration changes and reports it if it is writable
+//! by then, so the write that asked waits for an edge that cannot be missed; a writer that
+//! sees another one already asked waits the same way, as the change is made either before its
+//! wait or after it, and then reports the state.
 
 use crate::reactor::Reactor;
 use crate::ready::{Direction, Ready};
@@ -29,6 +46,8 @@ use mio::{Interest, Token};
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -38,6 +57,48 @@ pub(crate) struct Registration<S: Source> {
     io: Arc<ScheduledIo>,
     token: Token,
     reactor: Arc<Reactor>,
+    /// Set for a source registered without writable events, which its first blocked write
+    /// adds ("Write events on demand").
+    write_events_on_demand: Option<WriteEventsOnDemand>,
+}
+
+struct WriteEventsOnDemand {
+    fd: RawFd,
+    requested: AtomicBool,
+}
+
+impl<S: Source + AsRawFd> Registration<S> {
+    /// Registers `source`, assumed readable and writable, for readable events only; the
+    /// first write that finds the send buffer full adds writable events (module docs).
+    pub(crate) fn with_write_events_on_demand(
+        reactor: Arc<Reactor>,
+        source: S,
+    ) -> io::Result<Registration<S>> {
+        let mut registration = Registration::new(
+            reactor,
+            source,
+            Interest::READABLE,
+            Ready::READABLE | Ready::WRITABLE,
+        )?;
+        registration.write_events_on_demand = Some(WriteEventsOnDemand {
+            fd: registration.source.as_raw_fd(),
+            requested: AtomicBool::new(false),
+        });
+        Ok(registration)
+    }
+
+    /// Turns a registration made for readable and writable events (a stream whose connect
+    /// had to wait for writable) into one with writable events on demand.
+    pub(crate) fn defer_write_events(&mut self) -> io::Result<()> {
+        let fd = self.source.as_raw_fd();
+        self.reactor
+            .reregister_fd(fd, self.token, Interest::READABLE)?;
+        self.write_events_on_demand = Some(WriteEventsOnDemand {
+            fd,
+            requested: AtomicBool::new(false),
+        });
+        Ok(())
+    }
 }
 
 impl<S: Source> Registration<S> {
@@ -55,6 +116,7 @@ impl<S: Source> Registration<S> {
             io,
             token,
             reactor,
+            write_events_on_demand: None,
         })
     }
 
@@ -125,17 +187,49 @@ impl<S: Source> Registration<S> {
             let event = ready!(self.poll_ready(direction, cx))?;
             match op(&self.source) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    self.clear_readiness(event);
+                    if let Err(error) = self.clear_readiness_in(direction, event) {
+                        return Poll::Ready(Err(error));
+                    }
                 }
                 result => {
                     if drained(&result) {
-                        self.clear_readiness(event);
+                        if let Err(error) = self.clear_readiness_in(direction, event) {
+                            return Poll::Ready(Err(error));
+                        }
                     }
                     spent.made_progress();
                     return Poll::Ready(result);
                 }
             }
         }
+    }
+
+    /// Clears the readiness `event` reported for `direction`; a write readiness cleared on a
+    /// registration made without writable events also asks for them, as the next write waits
+    /// for one ("Write events on demand").
+    fn clear_readiness_in(&self, direction: Direction, event: ReadyEvent) -> io::Result<()> {
+        self.clear_readiness(event);
+        match direction {
+            Direction::Write => self.request_write_events(),
+            Direction::Read => Ok(()),
+        }
+    }
+
+    /// Adds writable events to a registration made without them, once.
+    fn request_write_events(&self) -> io::Result<()> {
+        let Some(on_demand) = &self.write_events_on_demand else {
+            return Ok(());
+        };
+        if on_demand.requested.swap(true, Relaxed) {
+            return Ok(());
+        }
+        self.reactor
+            .reregister_fd(
+                on_demand.fd,
+                self.token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .inspect_err(|_| on_demand.requested.store(false, Relaxed))
     }
 
     /// [`poll_io`](Self::poll_io) as a future.

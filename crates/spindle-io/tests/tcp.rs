@@ -481,3 +481,66 @@ fn sockets_are_send_sync_and_debug() {
         .unwrap();
     });
 }
+
+/// An accepted stream is registered for readable events only, and asks for writable ones when
+/// its send buffer first fills (`registration.rs`, "Write events on demand"): a write far
+/// larger than the kernel's buffers, to a peer that starts reading late, still finishes, and
+/// every byte arrives in order. Without the request the writer would wait for an event the
+/// kernel never sends.
+#[test]
+fn an_accepted_stream_writing_into_a_full_buffer_finishes_once_the_peer_reads() {
+    within_deadline(|| {
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let payload: Vec<u8> = (0..16_000_000u32).map(|i| (i % 253) as u8).collect();
+            let expected = payload.clone();
+            let reader = std::thread::spawn(move || {
+                use std::io::Read;
+                let mut client = std::net::TcpStream::connect(addr)?;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let mut got = Vec::new();
+                client.read_to_end(&mut got)?;
+                Ok::<_, io::Error>(got)
+            });
+            let (mut server, _) = listener.accept().await?;
+            server.write_all(&payload).await?;
+            server.close().await?;
+            drop(server);
+            let got = reader.join().unwrap()?;
+            assert_eq!(got.len(), expected.len());
+            assert!(got == expected, "the bytes read differ from those sent");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}
+
+/// The same for a stream that connected: it drops writable events once connected, and asks
+/// for them again when its send buffer fills.
+#[test]
+fn a_connected_stream_writing_into_a_full_buffer_finishes_once_the_peer_reads() {
+    within_deadline(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let payload: Vec<u8> = (0..16_000_000u32).map(|i| (i % 251) as u8).collect();
+        let expected = payload.clone();
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut server, _) = listener.accept()?;
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let mut got = Vec::new();
+            server.read_to_end(&mut got)?;
+            Ok::<_, io::Error>(got)
+        });
+        block_on(async {
+            let mut client = TcpStream::connect(addr).await?;
+            client.write_all(&payload).await?;
+            client.close().await
+        })
+        .unwrap();
+        let got = reader.join().unwrap().unwrap();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "the bytes read differ from those sent");
+    });
+}

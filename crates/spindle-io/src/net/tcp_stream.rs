@@ -114,7 +114,7 @@ impl TcpStream {
     /// edge-triggered epoll on Linux sends none.)
     pub(crate) async fn finish_connect(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         // Assumes nothing: the socket is not writable until the handshake completes.
-        let registration = Registration::new(
+        let mut registration = Registration::new(
             context::current(),
             stream,
             Interest::READABLE | Interest::WRITABLE,
@@ -133,6 +133,7 @@ impl TcpStream {
             })
         })
         .await?;
+        registration.defer_write_events()?;
         Ok(TcpStream::with_registration(registration))
     }
 
@@ -141,12 +142,7 @@ impl TcpStream {
         reactor: Arc<Reactor>,
         stream: mio::net::TcpStream,
     ) -> io::Result<TcpStream> {
-        let registration = Registration::new(
-            reactor,
-            stream,
-            Interest::READABLE | Interest::WRITABLE,
-            Ready::READABLE | Ready::WRITABLE,
-        )?;
+        let registration = Registration::with_write_events_on_demand(reactor, stream)?;
         Ok(TcpStream::with_registration(registration))
     }
 

@@ -2,9 +2,8 @@
 
 use super::{no_addresses, resolve, with_context, ToSocketAddrs};
 use crate::context;
-use crate::ready::{Direction, Ready};
+use crate::ready::Direction;
 use crate::registration::Registration;
-use mio::Interest;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -59,12 +58,7 @@ impl UdpSocket {
         for addr in resolve(&addr).await? {
             match mio::net::UdpSocket::bind(addr) {
                 Ok(socket) => {
-                    let registration = Registration::new(
-                        reactor,
-                        socket,
-                        Interest::READABLE | Interest::WRITABLE,
-                        Ready::READABLE | Ready::WRITABLE,
-                    )?;
+                    let registration = Registration::with_write_events_on_demand(reactor, socket)?;
                     return Ok(UdpSocket { registration });
                 }
                 Err(error) => last_error = Some(with_context(error, "bind", addr)),
@@ -95,11 +89,9 @@ impl UdpSocket {
     /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
-        let registration = Registration::new(
+        let registration = Registration::with_write_events_on_demand(
             context::current(),
             mio::net::UdpSocket::from_std(socket),
-            Interest::READABLE | Interest::WRITABLE,
-            Ready::READABLE | Ready::WRITABLE,
         )?;
         Ok(UdpSocket { registration })
     }

@@ -4,9 +4,8 @@ use super::unix_stream::{describe, pathname, sock_addr};
 use super::with_context;
 use super::SEND_FLAGS;
 use crate::context;
-use crate::ready::{Direction, Ready};
+use crate::ready::Direction;
 use crate::registration::Registration;
-use mio::Interest;
 use socket2::SockRef;
 use std::fmt;
 use std::io;
@@ -202,12 +201,7 @@ impl UnixDatagram {
     /// Registers a non-blocking mio socket with the current reactor, assumed readable and
     /// writable until its first `WouldBlock`.
     fn register(socket: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        let registration = Registration::new(
-            context::current(),
-            socket,
-            Interest::READABLE | Interest::WRITABLE,
-            Ready::READABLE | Ready::WRITABLE,
-        )?;
+        let registration = Registration::with_write_events_on_demand(context::current(), socket)?;
         Ok(UnixDatagram { registration })
     }
 

@@ -25,10 +25,9 @@ use super::with_context;
 use super::SEND_FLAGS;
 use crate::context;
 use crate::reactor::Reactor;
-use crate::ready::{Direction, Ready};
+use crate::ready::Direction;
 use crate::registration::Registration;
 use futures_io::{AsyncRead, AsyncWrite};
-use mio::Interest;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::fmt;
 use std::future::poll_fn;
@@ -244,12 +243,7 @@ impl UnixStream {
         reactor: Arc<Reactor>,
         stream: mio::net::UnixStream,
     ) -> io::Result<UnixStream> {
-        let registration = Registration::new(
-            reactor,
-            stream,
-            Interest::READABLE | Interest::WRITABLE,
-            Ready::READABLE | Ready::WRITABLE,
-        )?;
+        let registration = Registration::with_write_events_on_demand(reactor, stream)?;
         Ok(UnixStream { registration })
     }
 
