@@ -20,8 +20,9 @@ fn spin_for(duration: Duration) {
 }
 
 /// The delays of `trials` trials on `rt`, sorted. Each trial: with both workers idle, a
-/// parent task spawns a child, then spins for 20 ms before awaiting it. Panics if a child ran
-/// on its parent's thread (it must start on the idle worker, not after the parent's poll).
+/// parent task spawns a child, then spins for 20 ms before awaiting it. A child that ran on
+/// its parent's thread, after the parent's poll, counts as a delay of at least those 20 ms
+/// (the idle worker never took it; on a loaded machine its thread may not have run at all).
 fn spawn_to_start_delays(rt: &spindle::Runtime, trials: usize) -> Vec<Duration> {
     let mut delays = Vec::new();
     for _ in 0..trials {
@@ -37,10 +38,9 @@ fn spawn_to_start_delays(rt: &spindle::Runtime, trials: usize) -> Vec<Duration> 
                 (started - spawned, std::thread::current().id(), child_thread)
             }))
             .unwrap();
-        assert_ne!(
-            parent_thread, child_thread,
-            "the child ran on its parent's worker after {delay:?}"
-        );
+        if parent_thread == child_thread {
+            assert!(delay >= BUSY, "the child ran during its parent's poll");
+        }
         delays.push(delay);
     }
     delays.sort_unstable();
