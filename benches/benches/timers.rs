@@ -145,7 +145,10 @@ async fn arm_cancel<S: Spawner>(count: usize) {
     for _ in 0..count {
         let mut timeout = pin!(S::timeout(CHURN_TIMEOUT, PendingOnce::default()));
         poll_fn(|cx| {
-            assert!(timeout.as_mut().poll(cx).is_pending(), "a 1 s timeout fired");
+            assert!(
+                timeout.as_mut().poll(cx).is_pending(),
+                "a 1 s timeout fired"
+            );
             Poll::Ready(())
         })
         .await;
