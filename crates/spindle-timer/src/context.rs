@@ -70,6 +70,20 @@ pub fn set_default_timer(provider: fn() -> Arc<Timer>) {
     let _ = DEFAULT_TIMER.set(provider);
 }
 
+/// Runs `f` with this thread's current timer and worker index if this thread is one of its
+/// workers; `None` otherwise, and also while the thread-local is being torn down or borrowed
+/// (a sleep dropped then is cancelled the way any other thread would cancel it).
+pub(crate) fn with_current_worker<R>(f: impl FnOnce(&Timer, usize) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| {
+            let current = c.try_borrow().ok()?;
+            let current = current.as_ref()?;
+            Some(f(&current.timer, current.worker?))
+        })
+        .ok()
+        .flatten()
+}
+
 /// Runs `f` with the timer a sleep polled here should use, and this thread's worker index.
 ///
 /// # Panics

@@ -6,8 +6,31 @@
 //! worker `i` registers in wheel `i`, so sleeps armed on different workers never share a lock;
 //! the owner takes its own lock uncontended. A `Sleep` polled first outside the workers (under
 //! `block_on`, or on a foreign executor) registers in a wheel chosen round-robin. Cancelling
-//! (dropping a `Sleep`) locks the wheel the entry lives in, wherever the drop happens, and
-//! removes the entry in O(1): its memory returns at once.
+//! (dropping a `Sleep`) off the owner's thread locks the wheel the entry lives in and removes
+//! the entry in O(1): its memory returns at once.
+//!
+//! # Cancelling on the owner's thread
+//!
+//! Most timers are timeouts that a task arms and drops on the same worker, one after another.
+//! The owner does not lock its wheel to cancel: it leaves the entry's key in the wheel's
+//! *deferred cancel* slot, and whoever locks the wheel next (the owner arming its next timer,
+//! or any thread firing the wheel) removes that entry first, under the lock it already holds.
+//! So an arm followed by a cancel costs one lock, not two. The slot holds one key; if it is
+//! full, the owner locks and cancels as any other thread does (removing the deferred entry
+//! too).
+//!
+//! The slot is written by the owner only when it reads it empty, and emptied only by the
+//! lock holder after reading a key, so neither needs a read-modify-write: the owner is the
+//! slot's one producer and the lock serializes its consumers. A deferred entry lingers until
+//! the next lock of its wheel, which the owner takes at least at its next park or maintenance
+//! tick; if it falls due before then, a thread firing the wheel between the owner's store and
+//! the next drain may fire it, and the dropped sleep's task gets a spurious wake-up. The owner
+//! is the worker thread that entered the timer with the wheel's index ([`enter`]); two threads
+//! entering the same index would make two producers, and a key one of them wrote could be lost
+//! (its entry then stays until it fires, a spurious wake-up, never a wrong cancel: keys are
+//! generational).
+//!
+//! [`enter`]: crate::enter
 //!
 //! Firing is done by whoever parks: before a worker parks it fires the due entries of its own
 //! wheel, and of every wheel whose owner is busy (not parked), then parks until the earliest
@@ -23,11 +46,14 @@
 //! wheel's next deadline, then the real deadline: with both sides SeqCst, either the inserter
 //! sees the published deadline (and unparks), or the owner sees the new entry.
 
+use crate::context;
 use crate::loom::sync::atomic::{AtomicU64, AtomicUsize};
-use crate::loom::sync::Mutex;
+use crate::loom::sync::{Mutex, MutexGuard};
 use crate::wheel::{TimerKey, TimerWheel};
 use std::fmt;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -36,6 +62,10 @@ use std::time::{Duration, Instant};
 const RUNNING: u64 = 0;
 /// `parked_until` while the owner is parked with no deadline.
 const FOREVER: u64 = u64::MAX;
+
+/// The deferred cancel slot while it holds no key (no live key packs to it: a slab index is
+/// never `u32::MAX`).
+const NO_DEFERRED_CANCEL: u64 = u64::MAX;
 
 /// How far ahead "never" is: deadlines that overflow `Instant` are clamped to now + 30 years.
 const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
@@ -61,8 +91,21 @@ pub struct Timer {
 struct WorkerWheel {
     origin: Instant,
     wheel: Mutex<TimerWheel<Waker>>,
+    /// The key (packed) of an entry the owner dropped without locking, or
+    /// `NO_DEFERRED_CANCEL` (module docs, "Cancelling on the owner's thread").
+    deferred_cancel: AtomicU64,
     parked_until: AtomicU64,
     unpark: Box<dyn Fn() + Send + Sync>,
+}
+
+/// A locked wheel whose deferred cancel has been applied. Fields drop in order: the lock is
+/// released before the cancelled entry's waker drops (so no waker code runs under it) and
+/// before the slot's reference to the wheel does.
+struct LockedWheel<'a> {
+    wheel: MutexGuard<'a, TimerWheel<Waker>>,
+    _cancelled: Option<Waker>,
+    /// The deferred cancel's reference to the wheel, unless taken for a new registration.
+    slot_reference: Option<Arc<WorkerWheel>>,
 }
 
 /// A registered timer entry: its wheel and its key there.
@@ -89,6 +132,7 @@ impl Timer {
                     Arc::new(WorkerWheel {
                         origin,
                         wheel: Mutex::new(TimerWheel::new(0)),
+                        deferred_cancel: AtomicU64::new(NO_DEFERRED_CANCEL),
                         parked_until: AtomicU64::new(RUNNING),
                         unpark,
                     })
@@ -107,10 +151,9 @@ impl Timer {
         self.wheels.len()
     }
 
-    /// The instant `duration` from now; a duration that overflows `Instant` (such as
-    /// `Duration::MAX`) means 30 years from now, which is never within a program's life.
-    pub(crate) fn deadline_after(duration: Duration) -> Instant {
-        let now = Instant::now();
+    /// The instant `duration` after `now`; a duration that overflows `Instant` (such as
+    /// `Duration::MAX`) means 30 years after `now`, which is never within a program's life.
+    pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
         now.checked_add(duration)
             .unwrap_or_else(|| now + FAR_FUTURE)
     }
@@ -129,12 +172,15 @@ impl Timer {
         };
         let wheel = &self.wheels[index];
         let tick = tick_at_or_after(wheel.origin, deadline);
-        let key = wheel.wheel.lock().insert(tick, waker);
+        let mut locked = wheel.lock();
+        let key = locked.insert(tick, waker);
+        let reference = locked.reference_for(wheel);
+        drop(locked);
         if worker != Some(index) {
             wheel.wake_owner_if_later(tick);
         }
         Registration {
-            wheel: wheel.clone(),
+            wheel: reference,
             key,
         }
     }
@@ -158,9 +204,9 @@ impl Timer {
                 continue;
             }
             let guard = if index == worker {
-                Some(wheel.wheel.lock())
+                Some(wheel.lock())
             } else {
-                wheel.wheel.try_lock()
+                wheel.try_lock()
             };
             let Some(mut guard) = guard else { continue };
             let Some(next) = guard.next_deadline() else {
@@ -199,10 +245,10 @@ impl Timer {
             own.parked_until.store(RUNNING, SeqCst);
             return Some(Duration::ZERO);
         }
-        let mut next = own.wheel.lock().next_deadline();
+        let mut next = own.lock().next_deadline();
         for (index, wheel) in self.wheels.iter().enumerate() {
             if index != worker && wheel.parked_until.load(SeqCst) == RUNNING {
-                if let Some(guard) = wheel.wheel.try_lock() {
+                if let Some(guard) = wheel.try_lock() {
                     next = match (next, guard.next_deadline()) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -241,7 +287,7 @@ impl Timer {
     /// assert_eq!(spindle_timer::Timer::new(vec![Box::new(|| {})]).len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.wheels.iter().map(|w| w.wheel.lock().len()).sum()
+        self.wheels.iter().map(|w| w.lock().len()).sum()
     }
 
     /// True if no timer is registered.
@@ -254,7 +300,27 @@ impl Timer {
     }
 }
 
+impl Drop for Timer {
+    /// Applies each wheel's deferred cancel, which holds a reference to its wheel.
+    fn drop(&mut self) {
+        for wheel in self.wheels.iter() {
+            drop(wheel.lock());
+        }
+    }
+}
+
 impl WorkerWheel {
+    /// Locks the wheel and removes the entry of a deferred cancel, if any.
+    fn lock(self: &Arc<Self>) -> LockedWheel<'_> {
+        LockedWheel::applying_deferred_cancel(self, self.wheel.lock())
+    }
+
+    /// [`lock`](Self::lock) if the wheel is free now.
+    fn try_lock(self: &Arc<Self>) -> Option<LockedWheel<'_>> {
+        let wheel = self.wheel.try_lock()?;
+        Some(LockedWheel::applying_deferred_cancel(self, wheel))
+    }
+
     /// Unparks the owner if it is parked past `tick`.
     fn wake_owner_if_later(&self, tick: u64) {
         let parked_until = self.parked_until.load(SeqCst);
@@ -264,11 +330,63 @@ impl WorkerWheel {
     }
 }
 
+impl<'a> LockedWheel<'a> {
+    fn applying_deferred_cancel(
+        this: &Arc<WorkerWheel>,
+        mut wheel: MutexGuard<'a, TimerWheel<Waker>>,
+    ) -> LockedWheel<'a> {
+        // Only a lock holder empties the slot, so the key read here is still there to take.
+        let key = this.deferred_cancel.load(Acquire);
+        if key == NO_DEFERRED_CANCEL {
+            return LockedWheel {
+                wheel,
+                _cancelled: None,
+                slot_reference: None,
+            };
+        }
+        this.deferred_cancel.store(NO_DEFERRED_CANCEL, Release);
+        let cancelled = wheel.cancel(TimerKey::from_bits(key));
+        // SAFETY: a key in the slot comes with one strong count of this wheel's `Arc`, left
+        // there by `Registration::cancel_as_owner` (which never drops that registration's
+        // `Arc`), and this lock holder, having emptied the slot, is the one that takes it over.
+        // `Arc::as_ptr` of an `Arc` of the same allocation is the pointer `Arc::into_raw` would
+        // give. It is not the last count: `this` is another.
+        let slot_reference = unsafe { Arc::from_raw(Arc::as_ptr(this)) };
+        LockedWheel {
+            wheel,
+            _cancelled: cancelled,
+            slot_reference: Some(slot_reference),
+        }
+    }
+
+    /// A reference to the wheel for a new registration: the applied deferred cancel's, or a
+    /// new one.
+    fn reference_for(&mut self, this: &Arc<WorkerWheel>) -> Arc<WorkerWheel> {
+        self.slot_reference
+            .take()
+            .unwrap_or_else(|| Arc::clone(this))
+    }
+}
+
+impl Deref for LockedWheel<'_> {
+    type Target = TimerWheel<Waker>;
+
+    fn deref(&self) -> &TimerWheel<Waker> {
+        &self.wheel
+    }
+}
+
+impl DerefMut for LockedWheel<'_> {
+    fn deref_mut(&mut self) -> &mut TimerWheel<Waker> {
+        &mut self.wheel
+    }
+}
+
 impl Registration {
     /// Moves the entry to `deadline`. Returns false if it already fired.
     pub(crate) fn reset(&self, deadline: Instant) -> bool {
         let tick = tick_at_or_after(self.wheel.origin, deadline);
-        let moved = self.wheel.wheel.lock().reset(self.key, tick).is_ok();
+        let moved = self.wheel.lock().reset(self.key, tick).is_ok();
         if moved {
             self.wheel.wake_owner_if_later(tick);
         }
@@ -278,7 +396,7 @@ impl Registration {
     /// Replaces the entry's waker if it would wake a different task. Returns false if the
     /// entry already fired.
     pub(crate) fn update_waker(&self, waker: &Waker) -> bool {
-        let mut wheel = self.wheel.wheel.lock();
+        let mut wheel = self.wheel.lock();
         match wheel.get_mut(self.key) {
             Some(current) => {
                 if !current.will_wake(waker) {
@@ -293,8 +411,41 @@ impl Registration {
     /// Removes the entry (if it has not fired), returning its memory to the wheel. True if
     /// it was still armed.
     pub(crate) fn cancel(self) -> bool {
-        let removed = self.wheel.wheel.lock().cancel(self.key);
+        let removed = self.wheel.lock().cancel(self.key);
         removed.is_some()
+    }
+
+    /// Removes the entry (if it has not fired): on the wheel's owner thread, by leaving it to
+    /// the wheel's next lock ([`cancel_as_owner`](Self::cancel_as_owner)), elsewhere at once.
+    pub(crate) fn cancel_soon(self) {
+        let on_owner = context::with_current_worker(|timer, index| {
+            timer
+                .wheels
+                .get(index)
+                .is_some_and(|wheel| Arc::ptr_eq(wheel, &self.wheel))
+        });
+        if on_owner == Some(true) {
+            self.cancel_as_owner();
+        } else {
+            self.cancel();
+        }
+    }
+
+    /// Defers the cancel to the wheel's next lock if the deferred cancel slot is free, else
+    /// cancels at once. Only the wheel's owner thread may call this: it is the slot's one
+    /// producer (module docs, "Cancelling on the owner's thread"), and its current timer keeps
+    /// the wheel alive while it writes the slot.
+    pub(crate) fn cancel_as_owner(self) {
+        let slot = &self.wheel.deferred_cancel;
+        if slot.load(Acquire) != NO_DEFERRED_CANCEL {
+            self.cancel();
+            return;
+        }
+        // The slot keeps this registration's strong count of the wheel until a lock holder
+        // applies the cancel and takes the count over (`LockedWheel::applying_deferred_cancel`).
+        let key = self.key.to_bits();
+        let wheel = ManuallyDrop::new(self.wheel);
+        wheel.deferred_cancel.store(key, Release);
     }
 }
 
@@ -307,22 +458,34 @@ impl Registration {
 /// ```
 pub const TICK: Duration = Duration::from_micros(10);
 
-const TICK_NANOS: u128 = TICK.as_nanos();
+/// A tick in nanoseconds. Ticks are counted in whole seconds and nanoseconds apart, in `u64`
+/// and `u32` arithmetic (a `u128` division costs more than the rest of arming a timer).
+const TICK_NANOS: u32 = TICK.subsec_nanos();
+const TICKS_PER_SECOND: u64 = 1_000_000_000 / TICK_NANOS as u64;
+const _: () = assert!(TICK.as_secs() == 0 && 1_000_000_000 % TICK_NANOS == 0);
 
 /// The first tick at or after `instant` (deadlines round up: never fire early).
 fn tick_at_or_after(origin: Instant, instant: Instant) -> u64 {
-    let nanos = instant.saturating_duration_since(origin).as_nanos();
-    u64::try_from(nanos.div_ceil(TICK_NANOS)).unwrap_or(u64::MAX - 1)
+    let since = instant.saturating_duration_since(origin);
+    ticks(since.as_secs(), since.subsec_nanos().div_ceil(TICK_NANOS))
 }
 
 /// The last tick that has fully begun at `instant`.
 fn tick_before(origin: Instant, instant: Instant) -> u64 {
-    let nanos = instant.saturating_duration_since(origin).as_nanos();
-    u64::try_from(nanos / TICK_NANOS).unwrap_or(u64::MAX - 1)
+    let since = instant.saturating_duration_since(origin);
+    ticks(since.as_secs(), since.subsec_nanos() / TICK_NANOS)
+}
+
+/// `seconds` whole seconds and `subsecond_ticks` ticks, in ticks; at most `u64::MAX - 1`.
+fn ticks(seconds: u64, subsecond_ticks: u32) -> u64 {
+    seconds
+        .saturating_mul(TICKS_PER_SECOND)
+        .saturating_add(u64::from(subsecond_ticks))
+        .min(u64::MAX - 1)
 }
 
 fn instant_of(origin: Instant, tick: u64) -> Instant {
-    let nanos = tick.saturating_mul(TICK_NANOS as u64);
+    let nanos = tick.saturating_mul(u64::from(TICK_NANOS));
     origin
         .checked_add(Duration::from_nanos(nanos))
         .unwrap_or_else(|| origin + FAR_FUTURE)
