@@ -103,7 +103,8 @@ struct WorkerWheel {
 /// before the slot's reference to the wheel does.
 struct LockedWheel<'a> {
     wheel: MutexGuard<'a, TimerWheel<Waker>>,
-    _cancelled: Option<Waker>,
+    /// The deferred cancel's waker, unless taken for a new registration.
+    cancelled: Option<Waker>,
     /// The deferred cancel's reference to the wheel, unless taken for a new registration.
     slot_reference: Option<Arc<WorkerWheel>>,
 }
@@ -164,7 +165,7 @@ impl Timer {
         &self,
         worker: Option<usize>,
         deadline: Instant,
-        waker: Waker,
+        waker: &Waker,
     ) -> Registration {
         let index = match worker {
             Some(index) if index < self.wheels.len() => index,
@@ -173,6 +174,7 @@ impl Timer {
         let wheel = &self.wheels[index];
         let tick = tick_at_or_after(wheel.origin, deadline);
         let mut locked = wheel.lock();
+        let waker = locked.waker_like(waker);
         let key = locked.insert(tick, waker);
         let reference = locked.reference_for(wheel);
         drop(locked);
@@ -340,7 +342,7 @@ impl<'a> LockedWheel<'a> {
         if key == NO_DEFERRED_CANCEL {
             return LockedWheel {
                 wheel,
-                _cancelled: None,
+                cancelled: None,
                 slot_reference: None,
             };
         }
@@ -354,8 +356,20 @@ impl<'a> LockedWheel<'a> {
         let slot_reference = unsafe { Arc::from_raw(Arc::as_ptr(this)) };
         LockedWheel {
             wheel,
-            _cancelled: cancelled,
+            cancelled,
             slot_reference: Some(slot_reference),
+        }
+    }
+
+    /// A waker for a new entry that wakes what `waker` wakes: the applied deferred cancel's,
+    /// if it does (a task arming timeouts one after another), or a clone of `waker`.
+    fn waker_like(&mut self, waker: &Waker) -> Waker {
+        match self.cancelled.take() {
+            Some(cancelled) if cancelled.will_wake(waker) => cancelled,
+            cancelled => {
+                self.cancelled = cancelled;
+                waker.clone()
+            }
         }
     }
 

@@ -45,7 +45,7 @@ fn a_timer_armed_while_a_worker_parks_is_never_missed() {
             loom::thread::spawn(move || {
                 let (_count, waker) = counting_waker();
                 let deadline = Instant::now() + Duration::from_secs(3600);
-                timer.register(None, deadline, waker)
+                timer.register(None, deadline, &waker)
             })
         };
         let mut due = Vec::new();
@@ -71,7 +71,7 @@ fn cancel_and_fire_race_resolves_to_exactly_one() {
     model(|| {
         let timer = Timer::new(vec![Box::new(|| {})]);
         let (count, waker) = counting_waker();
-        let registration = timer.register(Some(0), Instant::now(), waker);
+        let registration = timer.register(Some(0), Instant::now(), &waker);
         let cancelling = loom::thread::spawn(move || registration.cancel());
         let mut due = Vec::new();
         // The entry's deadline tick has begun once a millisecond has passed.
@@ -97,7 +97,7 @@ fn take_over_of_a_busy_wheel_fires_each_entry_once() {
     model(|| {
         let timer = Timer::new(vec![Box::new(|| {}), Box::new(|| {})]);
         let (count, waker) = counting_waker();
-        timer.register(Some(1), Instant::now(), waker);
+        timer.register(Some(1), Instant::now(), &waker);
         std::thread::sleep(Duration::from_millis(2));
         let owner = {
             let timer = timer.clone();
@@ -134,7 +134,7 @@ fn a_timer_registered_while_its_wheel_fires_is_fired_or_cancelled_once() {
         std::thread::sleep(Duration::from_millis(2));
         let outside = {
             let timer = timer.clone();
-            loom::thread::spawn(move || timer.register(None, deadline, waker).cancel())
+            loom::thread::spawn(move || timer.register(None, deadline, &waker).cancel())
         };
         let mut due = Vec::new();
         timer.fire_due(0, &mut due);
@@ -160,7 +160,7 @@ fn a_deferred_cancel_races_a_take_over_and_the_entry_goes_once() {
     model(|| {
         let timer = Timer::new(vec![Box::new(|| {}), Box::new(|| {})]);
         let (count, waker) = counting_waker();
-        let registration = timer.register(Some(0), Instant::now(), waker);
+        let registration = timer.register(Some(0), Instant::now(), &waker);
         std::thread::sleep(Duration::from_millis(2));
         let other_worker = {
             let timer = timer.clone();
@@ -192,7 +192,7 @@ fn deferred_cancels_and_a_locked_cancel_remove_every_entry() {
     model(|| {
         let timer = Timer::new(vec![Box::new(|| {})]);
         let far = Instant::now() + Duration::from_secs(3600);
-        let register = || timer.register(Some(0), far, Waker::noop().clone());
+        let register = || timer.register(Some(0), far, Waker::noop());
         let (first, second, elsewhere) = (register(), register(), register());
         let other_thread = loom::thread::spawn(move || elsewhere.cancel());
         first.cancel_as_owner();

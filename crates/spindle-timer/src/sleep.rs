@@ -166,7 +166,7 @@ impl Sleep {
                 }
                 let deadline = self.deadline;
                 self.entry = Entry::Registered(context::with_current(|timer, worker| {
-                    timer.register(worker, deadline, cx.waker().clone())
+                    timer.register(worker, deadline, cx.waker())
                 }));
                 return Poll::Pending;
             }
