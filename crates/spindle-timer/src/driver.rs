@@ -9,34 +9,35 @@
 //! (dropping a `Sleep`) off the owner's thread locks the wheel the entry lives in and removes
 //! the entry in O(1): its memory returns at once.
 //!
-//! # Cancelling on the owner's thread
-//!
-//! Most timers are timeouts that a task arms and drops on the same worker, one after another.
-//! The owner does not lock its wheel to cancel: it leaves the entry's key in the wheel's
-//! *deferred cancel* slot, and whoever locks the wheel next (the owner arming its next timer,
-//! or any thread firing the wheel) removes that entry first, under the lock it already holds.
-//! So an arm followed by a cancel costs one lock, not two. The slot holds one key; if it is
-//! full, the owner locks and cancels as any other thread does (removing the deferred entry
-//! too).
-//!
-//! The slot is written by the owner only when it reads it empty, and emptied only by the
-//! lock holder after reading a key, so neither needs a read-modify-write: the owner is the
-//! slot's one producer and the lock serializes its consumers. A deferred entry lingers until
-//! the next lock of its wheel, which the owner takes at least at its next park or maintenance
-//! tick; if it falls due before then, a thread firing the wheel between the owner's store and
-//! the next drain may fire it, and the dropped sleep's task gets a spurious wake-up. The owner
-//! is the worker thread that entered the timer with the wheel's index ([`enter`]); two threads
-//! entering the same index would make two producers, and a key one of them wrote could be lost
-//! (its entry then stays until it fires, a spurious wake-up, never a wrong cancel: keys are
-//! generational).
-//!
-//! [`enter`]: crate::enter
-//!
 //! Firing is done by whoever parks: before a worker parks it fires the due entries of its own
 //! wheel, and of every wheel whose owner is busy (not parked), then parks until the earliest
 //! deadline among them. So a worker stuck in a long poll does not strand its timers: an idle
 //! worker fires them (the scheduler parks idle workers with a short timeout while another
 //! worker is busy). A worker that never runs dry fires its wheel at its maintenance interval.
+//!
+//! # Cancelling on the owner's thread
+//!
+//! Most timers are timeouts that a task arms and drops on the same worker, one after another.
+//! The wheel's owner (the thread that [`enter`]ed the timer with the wheel's index first; it
+//! claims the wheel until its guard drops) does not lock its wheel to cancel: it leaves the
+//! entry's key in the wheel's *deferred cancel* slot, together with the registration's
+//! reference to the wheel, and whoever locks the wheel next (the owner arming its next timer,
+//! or any thread firing the wheel) removes that entry first, under the lock it already holds.
+//! The owner arming its next timer also takes over the slot's reference to the wheel, and the
+//! removed entry's waker if it wakes the same task, instead of counting new ones. So a task's
+//! arm followed by a cancel costs one lock and no reference count. The slot holds one key; if
+//! it is full, the owner locks and cancels as any other thread does (applying the deferred
+//! cancel too).
+//!
+//! The slot is written by the owner only when it reads it empty, and emptied only by a lock
+//! holder after reading a key, so neither needs a read-modify-write: the owner is the slot's
+//! one producer and the lock serializes its consumers. A deferred entry lingers until the next
+//! lock of its wheel, which the owner takes at least at its next park or maintenance tick, and
+//! `Timer`'s drop takes for each wheel; if the entry falls due before then, a thread firing
+//! the wheel between the owner's store and that lock may fire it, and the dropped sleep's task
+//! gets a spurious wake-up.
+//!
+//! [`enter`]: crate::enter
 //!
 //! # Waking a parked worker for an earlier timer
 //!
@@ -47,7 +48,7 @@
 //! sees the published deadline (and unparks), or the owner sees the new entry.
 
 use crate::context;
-use crate::loom::sync::atomic::{AtomicU64, AtomicUsize};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::wheel::{TimerKey, TimerWheel};
 use std::fmt;
@@ -94,6 +95,8 @@ struct WorkerWheel {
     /// The key (packed) of an entry the owner dropped without locking, or
     /// `NO_DEFERRED_CANCEL` (module docs, "Cancelling on the owner's thread").
     deferred_cancel: AtomicU64,
+    /// A thread has entered the timer as this wheel's owner (`Timer::claim_wheel`).
+    claimed: AtomicBool,
     parked_until: AtomicU64,
     unpark: Box<dyn Fn() + Send + Sync>,
 }
@@ -134,6 +137,7 @@ impl Timer {
                         origin,
                         wheel: Mutex::new(TimerWheel::new(0)),
                         deferred_cancel: AtomicU64::new(NO_DEFERRED_CANCEL),
+                        claimed: AtomicBool::new(false),
                         parked_until: AtomicU64::new(RUNNING),
                         unpark,
                     })
@@ -185,6 +189,23 @@ impl Timer {
             wheel: reference,
             key,
         }
+    }
+
+    /// Makes the calling thread the owner of wheel `index`, the one thread that defers cancels
+    /// into it, if the wheel exists and has no owner. Undone by
+    /// [`release_wheel`](Self::release_wheel).
+    pub(crate) fn claim_wheel(&self, index: usize) -> bool {
+        self.wheels.get(index).is_some_and(|wheel| {
+            wheel
+                .claimed
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+        })
+    }
+
+    /// Ends the calling thread's ownership of wheel `index`, which it claimed.
+    pub(crate) fn release_wheel(&self, index: usize) {
+        self.wheels[index].claimed.store(false, Release);
     }
 
     /// Fires every due entry of `worker`'s wheel and of the wheels of busy workers, pushing
@@ -432,7 +453,7 @@ impl Registration {
     /// Removes the entry (if it has not fired): on the wheel's owner thread, by leaving it to
     /// the wheel's next lock ([`cancel_as_owner`](Self::cancel_as_owner)), elsewhere at once.
     pub(crate) fn cancel_soon(self) {
-        let on_owner = context::with_current_worker(|timer, index| {
+        let on_owner = context::with_owned_wheel(|timer, index| {
             timer
                 .wheels
                 .get(index)
@@ -518,5 +539,79 @@ impl fmt::Debug for Timer {
         f.debug_struct("Timer")
             .field("workers", &self.wheels.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    #[test]
+    fn the_owner_arming_after_a_deferred_cancel_reuses_its_reference_to_the_wheel() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let first = timer.register(Some(0), far(), Waker::noop());
+        let wheel = Arc::downgrade(&first.wheel);
+        assert_eq!(
+            wheel.strong_count(),
+            2,
+            "the timer's and the registration's"
+        );
+        first.cancel_as_owner();
+        assert_eq!(
+            wheel.strong_count(),
+            2,
+            "the timer's and the deferred cancel's"
+        );
+        let second = timer.register(Some(0), far(), Waker::noop());
+        assert_eq!(
+            wheel.strong_count(),
+            2,
+            "the timer's and the new registration's"
+        );
+        assert_eq!(timer.len(), 1);
+        assert!(second.cancel());
+        assert!(timer.is_empty());
+    }
+
+    #[test]
+    fn dropping_the_timer_applies_a_deferred_cancel_and_frees_the_wheel() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let registration = timer.register(Some(0), far(), Waker::noop());
+        let wheel = Arc::downgrade(&registration.wheel);
+        registration.cancel_as_owner();
+        drop(timer);
+        assert_eq!(wheel.strong_count(), 0);
+    }
+
+    #[test]
+    fn a_full_deferred_cancel_slot_falls_back_to_the_locked_cancel() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let registrations: Vec<_> = (0..3)
+            .map(|_| timer.register(Some(0), far(), Waker::noop()))
+            .collect();
+        let wheel = Arc::downgrade(&registrations[0].wheel);
+        registrations
+            .into_iter()
+            .for_each(Registration::cancel_as_owner);
+        assert!(timer.is_empty());
+        assert_eq!(wheel.strong_count(), 1, "only the timer's");
+    }
+
+    #[test]
+    fn ticks_round_deadlines_up_and_the_clock_down() {
+        let origin = Instant::now();
+        let at = |nanos| origin + Duration::from_nanos(nanos);
+        assert_eq!(tick_at_or_after(origin, at(0)), 0);
+        assert_eq!(tick_at_or_after(origin, at(1)), 1);
+        assert_eq!(tick_at_or_after(origin, at(10_000)), 1);
+        assert_eq!(tick_at_or_after(origin, at(1_999_990_001)), 200_000);
+        assert_eq!(tick_before(origin, at(19_999)), 1);
+        assert_eq!(tick_before(origin, at(1_999_990_001)), 199_999);
+        assert_eq!(tick_before(origin, origin - Duration::from_secs(1)), 0);
+        assert_eq!(ticks(u64::MAX, 5), u64::MAX - 1);
     }
 }

@@ -214,4 +214,40 @@ mod tests {
             std::mem::size_of::<Option<Registration>>()
         );
     }
+
+    #[test]
+    fn sleeps_dropped_on_their_wheels_owner_leave_the_wheel_empty() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let _owner = crate::enter(timer.clone(), Some(0));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut sleeps: Vec<_> = (0..3)
+            .map(|_| Box::pin(sleep(Duration::from_secs(3600))))
+            .collect();
+        for sleep in &mut sleeps {
+            assert!(sleep.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(timer.len(), 3);
+        drop(sleeps);
+        assert!(timer.is_empty());
+    }
+
+    #[test]
+    fn a_sleep_made_with_a_duration_registers_without_a_second_clock_reading_but_never_early() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let _owner = crate::enter(timer.clone(), Some(0));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut sleep = Box::pin(sleep(Duration::from_millis(1)));
+        std::thread::sleep(Duration::from_millis(3));
+        // Past its deadline, but first polled now: it registers, and the wheel fires it.
+        assert!(sleep.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(timer.len(), 1);
+        let mut due = Vec::new();
+        timer.fire_due(0, &mut due);
+        assert_eq!(due.len(), 1);
+        assert!(sleep.as_mut().poll(&mut cx).is_ready());
+        // A sleep_until reads the clock on its first poll instead.
+        let mut until = Box::pin(sleep_until(Instant::now()));
+        assert!(until.as_mut().poll(&mut cx).is_ready());
+        assert!(timer.is_empty());
+    }
 }
