@@ -493,8 +493,8 @@ impl Registration {
 /// ```
 pub const TICK: Duration = Duration::from_micros(10);
 
-/// A tick in nanoseconds. Ticks are counted in whole seconds and nanoseconds apart, in `u64`
-/// and `u32` arithmetic (a `u128` division costs more than the rest of arming a timer).
+/// A tick in nanoseconds. Ticks are counted from whole seconds and subsecond nanoseconds apart,
+/// in `u64` and `u32` arithmetic: a `u128` division is a library call on every arm.
 const TICK_NANOS: u32 = TICK.subsec_nanos();
 const TICKS_PER_SECOND: u64 = 1_000_000_000 / TICK_NANOS as u64;
 const _: () = assert!(TICK.as_secs() == 0 && 1_000_000_000 % TICK_NANOS == 0);

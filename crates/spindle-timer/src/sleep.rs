@@ -71,8 +71,8 @@ pub struct Sleep {
     entry: Entry,
 }
 
-/// A sleep's timer entry. Sixteen bytes, as an `Option<Registration>` would be: the flag
-/// fits beside the registration's non-null wheel pointer.
+/// A sleep's timer entry, no larger than an `Option<Registration>`: the flag fits beside the
+/// registration's non-null wheel pointer.
 enum Entry {
     Unregistered {
         /// The deadline was after the clock reading it was made from, and the sleep has not

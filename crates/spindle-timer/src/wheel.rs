@@ -169,7 +169,7 @@ pub struct TimerWheel<T> {
 pub struct TimerKey(SlabKey);
 
 impl TimerKey {
-    /// The key in one `u64` (generation high, index low), for a runtime to keep in an atomic.
+    /// The key in one `u64` (generation high, index low), for the driver to keep in an atomic.
     /// No key packs to `u64::MAX`: a slab index is never `u32::MAX`.
     pub(crate) fn to_bits(self) -> u64 {
         u64::from(self.0.generation) << 32 | u64::from(self.0.index)
