@@ -10,11 +10,13 @@
 //! | `timers_many` | a task on a worker spawns 100_000 tasks; each sleeps 1 to 10 ms (a fixed-seed xorshift sequence, the same for all three, the sleep created on the task's first poll); it awaits every handle |
 //! | `timer_churn` | one task on a worker runs 1_000_000 `timeout(1 s, YieldOnce)` one after another: each arms a timer on the first poll and cancels it when the second poll finishes; none fires |
 //! | `timer_churn_parallel` | the same 1_000_000 timeouts split over W tasks running at once (one per worker): arming and cancelling contend |
+//! | `timer_arm_cancel` | one task on a worker, 1_000_000 times in a row: creates `timeout(1 s, PendingOnce)`, polls it once (its timer is registered) and drops it (the timer is cancelled); no yield, no other task: the timer's own cost |
 //!
 //! `YieldOnce` wakes its own task and returns `Pending` on its first poll and is `Ready` on
 //! its second, so every timeout registers its timer (the inner future is polled first, then
-//! the timer) and the task really goes back through the scheduler before the cancel. How
-//! `timeout` is expressed per runtime:
+//! the timer) and the task really goes back through the scheduler before the cancel.
+//! `PendingOnce` is `Pending` on its first poll, without waking anyone, so `timer_arm_cancel`
+//! measures arming and cancelling alone. How `timeout` is expressed per runtime:
 //!
 //! - spindle: `spindle::timeout(d, f)`.
 //! - tokio: `tokio::time::timeout(d, f)`.
@@ -24,7 +26,7 @@
 //!
 //! Each runtime gets W = `spindle_benches::worker_count()` workers (`BENCH_WORKERS`, else the
 //! number of cores). It is built before its benchmark function, outside the timed region, and
-//! dropped after it. The churn groups keep their full 1_000_000 timeouts per iteration and take
+//! dropped after it. The churn and arm-cancel groups keep their full 1_000_000 timeouts per iteration and take
 //! 10 samples instead.
 //!
 //! Run: `cargo bench -p spindle-benches --bench timers`.
@@ -33,14 +35,15 @@ use criterion::{criterion_main, BenchmarkGroup, Criterion, SamplingMode};
 use spindle_benches::{
     worker_count, Contender, SmolRuntime, Spawner, SpindleRuntime, TokioRuntime,
 };
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Sleeping tasks in `timers_many`.
 const NUM_SLEEPERS: usize = 100_000;
-/// Timeouts armed and cancelled per iteration in `timer_churn` and `timer_churn_parallel`.
+/// Timeouts armed and cancelled per iteration in `timer_churn`, `timer_churn_parallel` and
+/// `timer_arm_cancel`.
 const NUM_TIMEOUTS: usize = 1_000_000;
 /// The churned timeouts' duration: never reached.
 const CHURN_TIMEOUT: Duration = Duration::from_secs(1);
@@ -63,6 +66,25 @@ impl Future for YieldOnce {
         } else {
             self.polled = true;
             cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// A future that is `Pending` on its first poll, waking nobody, and `Ready` on its second.
+#[derive(Debug, Default)]
+struct PendingOnce {
+    polled: bool,
+}
+
+impl Future for PendingOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.polled {
+            Poll::Ready(())
+        } else {
+            self.polled = true;
             Poll::Pending
         }
     }
@@ -114,6 +136,28 @@ async fn churn<S: Spawner>(count: usize) {
 fn timer_churn<C: Contender>(rt: &C) {
     let spawner = rt.spawner();
     rt.block_on(async move { spawner.spawn(churn::<C::Spawner>(NUM_TIMEOUTS)).await });
+}
+
+/// Creates `count` timeouts one after another, each around a [`PendingOnce`], polls each once
+/// (registering its timer) and drops it (cancelling the timer), all within one poll of the
+/// task.
+async fn arm_cancel<S: Spawner>(count: usize) {
+    for _ in 0..count {
+        let mut timeout = pin!(S::timeout(CHURN_TIMEOUT, PendingOnce::default()));
+        poll_fn(|cx| {
+            assert!(
+                timeout.as_mut().poll(cx).is_pending(),
+                "a 1 s timeout fired"
+            );
+            Poll::Ready(())
+        })
+        .await;
+    }
+}
+
+fn timer_arm_cancel<C: Contender>(rt: &C) {
+    let spawner = rt.spawner();
+    rt.block_on(async move { spawner.spawn(arm_cancel::<C::Spawner>(NUM_TIMEOUTS)).await });
 }
 
 fn timer_churn_parallel<C: Contender>(rt: &C) {
@@ -168,6 +212,7 @@ fn timers(c: &mut Criterion) {
     workload_group!(c, "timers_many", timers_many, 20);
     workload_group!(c, "timer_churn", timer_churn, 10);
     workload_group!(c, "timer_churn_parallel", timer_churn_parallel, 10);
+    workload_group!(c, "timer_arm_cancel", timer_arm_cancel, 10);
 }
 
 /// Criterion's entry point, in a module so the `pub fn` the macro generates stays private.

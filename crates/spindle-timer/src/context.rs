@@ -12,6 +12,18 @@ use std::sync::{Arc, OnceLock};
 struct Current {
     timer: Arc<Timer>,
     worker: Option<usize>,
+    /// This thread claimed wheel `worker` of `timer` when it entered: it is that wheel's
+    /// owner, the one thread that may defer cancels into it (`driver`, "Cancelling on the
+    /// owner's thread").
+    owns_wheel: bool,
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        if let (true, Some(index)) = (self.owns_wheel, self.worker) {
+            self.timer.release_wheel(index);
+        }
+    }
 }
 
 thread_local! {
@@ -23,13 +35,24 @@ static DEFAULT_TIMER: OnceLock<fn() -> Arc<Timer>> = OnceLock::new();
 /// Makes `timer` this thread's current timer until the guard is dropped; `worker` is this
 /// thread's worker index, if it is one of the runtime's workers.
 ///
+/// Sleeps polled here register in wheel `worker`. The first thread to enter with an index
+/// becomes that wheel's owner until its guard drops, and cancels the wheel's timers without
+/// locking it; another thread entering with the same index meanwhile shares the wheel but
+/// cancels with the lock.
+///
 /// ```
 /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
 /// let guard = spindle_timer::enter(timer, Some(0));
 /// drop(guard);
 /// ```
 pub fn enter(timer: Arc<Timer>, worker: Option<usize>) -> EnterGuard {
-    let previous = CURRENT.with(|c| c.borrow_mut().replace(Current { timer, worker }));
+    let owns_wheel = worker.is_some_and(|index| timer.claim_wheel(index));
+    let current = Current {
+        timer,
+        worker,
+        owns_wheel,
+    };
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(current));
     EnterGuard { previous }
 }
 
@@ -70,6 +93,20 @@ pub fn set_default_timer(provider: fn() -> Arc<Timer>) {
     let _ = DEFAULT_TIMER.set(provider);
 }
 
+/// Runs `f` with this thread's current timer and the index of the wheel this thread owns in
+/// it, if it owns one; `None` otherwise, and also while the thread-local is being torn down
+/// or borrowed (a sleep dropped then is cancelled the way any other thread would cancel it).
+pub(crate) fn with_owned_wheel<R>(f: impl FnOnce(&Timer, usize) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| {
+            let current = c.try_borrow().ok()?;
+            let current = current.as_ref().filter(|current| current.owns_wheel)?;
+            Some(f(&current.timer, current.worker?))
+        })
+        .ok()
+        .flatten()
+}
+
 /// Runs `f` with the timer a sleep polled here should use, and this thread's worker index.
 ///
 /// # Panics
@@ -93,5 +130,36 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Timer>, Option<usize>) -> R) -
             });
             (f.take().unwrap())(&provider(), None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned_wheel_on_a_new_thread(timer: &Arc<Timer>) -> Option<usize> {
+        let timer = timer.clone();
+        std::thread::spawn(move || {
+            let _entered = enter(timer, Some(0));
+            with_owned_wheel(|_, index| index)
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_first_thread_to_enter_with_an_index_owns_that_wheel_until_its_guard_drops() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let owner = enter(timer.clone(), Some(0));
+        assert_eq!(with_owned_wheel(|_, index| index), Some(0));
+        assert_eq!(owned_wheel_on_a_new_thread(&timer), None);
+        {
+            let _nested = enter(timer.clone(), Some(0));
+            assert_eq!(with_owned_wheel(|_, index| index), None);
+        }
+        assert_eq!(with_owned_wheel(|_, index| index), Some(0));
+        drop(owner);
+        assert_eq!(with_owned_wheel(|_, index| index), None);
+        assert_eq!(owned_wheel_on_a_new_thread(&timer), Some(0));
     }
 }

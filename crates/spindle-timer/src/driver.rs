@@ -6,14 +6,38 @@
 //! worker `i` registers in wheel `i`, so sleeps armed on different workers never share a lock;
 //! the owner takes its own lock uncontended. A `Sleep` polled first outside the workers (under
 //! `block_on`, or on a foreign executor) registers in a wheel chosen round-robin. Cancelling
-//! (dropping a `Sleep`) locks the wheel the entry lives in, wherever the drop happens, and
-//! removes the entry in O(1): its memory returns at once.
+//! (dropping a `Sleep`) off the owner's thread locks the wheel the entry lives in and removes
+//! the entry in O(1): its memory returns at once.
 //!
 //! Firing is done by whoever parks: before a worker parks it fires the due entries of its own
 //! wheel, and of every wheel whose owner is busy (not parked), then parks until the earliest
 //! deadline among them. So a worker stuck in a long poll does not strand its timers: an idle
 //! worker fires them (the scheduler parks idle workers with a short timeout while another
 //! worker is busy). A worker that never runs dry fires its wheel at its maintenance interval.
+//!
+//! # Cancelling on the owner's thread
+//!
+//! Most timers are timeouts that a task arms and drops on the same worker, one after another.
+//! The wheel's owner (the thread that [`enter`]ed the timer with the wheel's index first; it
+//! claims the wheel until its guard drops) does not lock its wheel to cancel: it leaves the
+//! entry's key in the wheel's *deferred cancel* slot, together with the registration's
+//! reference to the wheel, and whoever locks the wheel next (the owner arming its next timer,
+//! or any thread firing the wheel) removes that entry first, under the lock it already holds.
+//! The owner arming its next timer also takes over the slot's reference to the wheel, and the
+//! removed entry's waker if it wakes the same task, instead of counting new ones. So a task's
+//! arm followed by a cancel costs one lock and no reference count. The slot holds one key; if
+//! it is full, the owner locks and cancels as any other thread does (applying the deferred
+//! cancel too).
+//!
+//! The slot is written by the owner only when it reads it empty, and emptied only by a lock
+//! holder after reading a key, so neither needs a read-modify-write: the owner is the slot's
+//! one producer and the lock serializes its consumers. A deferred entry lingers until the next
+//! lock of its wheel, which the owner takes at least at its next park or maintenance tick, and
+//! `Timer`'s drop takes for each wheel; if the entry falls due before then, a thread firing
+//! the wheel between the owner's store and that lock may fire it, and the dropped sleep's task
+//! gets a spurious wake-up.
+//!
+//! [`enter`]: crate::enter
 //!
 //! # Waking a parked worker for an earlier timer
 //!
@@ -23,11 +47,14 @@
 //! wheel's next deadline, then the real deadline: with both sides SeqCst, either the inserter
 //! sees the published deadline (and unparks), or the owner sees the new entry.
 
-use crate::loom::sync::atomic::{AtomicU64, AtomicUsize};
-use crate::loom::sync::Mutex;
+use crate::context;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use crate::loom::sync::{Mutex, MutexGuard};
 use crate::wheel::{TimerKey, TimerWheel};
 use std::fmt;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -36,6 +63,10 @@ use std::time::{Duration, Instant};
 const RUNNING: u64 = 0;
 /// `parked_until` while the owner is parked with no deadline.
 const FOREVER: u64 = u64::MAX;
+
+/// The deferred cancel slot while it holds no key (no live key packs to it: a slab index is
+/// never `u32::MAX`).
+const NO_DEFERRED_CANCEL: u64 = u64::MAX;
 
 /// How far ahead "never" is: deadlines that overflow `Instant` are clamped to now + 30 years.
 const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
@@ -61,8 +92,24 @@ pub struct Timer {
 struct WorkerWheel {
     origin: Instant,
     wheel: Mutex<TimerWheel<Waker>>,
+    /// The key (packed) of an entry the owner dropped without locking, or
+    /// `NO_DEFERRED_CANCEL` (module docs, "Cancelling on the owner's thread").
+    deferred_cancel: AtomicU64,
+    /// A thread has entered the timer as this wheel's owner (`Timer::claim_wheel`).
+    claimed: AtomicBool,
     parked_until: AtomicU64,
     unpark: Box<dyn Fn() + Send + Sync>,
+}
+
+/// A locked wheel whose deferred cancel has been applied. Fields drop in order: the lock is
+/// released before the cancelled entry's waker drops (so no waker code runs under it) and
+/// before the slot's reference to the wheel does.
+struct LockedWheel<'a> {
+    wheel: MutexGuard<'a, TimerWheel<Waker>>,
+    /// The deferred cancel's waker, unless taken for a new registration.
+    cancelled: Option<Waker>,
+    /// The deferred cancel's reference to the wheel, unless taken for a new registration.
+    slot_reference: Option<Arc<WorkerWheel>>,
 }
 
 /// A registered timer entry: its wheel and its key there.
@@ -89,6 +136,8 @@ impl Timer {
                     Arc::new(WorkerWheel {
                         origin,
                         wheel: Mutex::new(TimerWheel::new(0)),
+                        deferred_cancel: AtomicU64::new(NO_DEFERRED_CANCEL),
+                        claimed: AtomicBool::new(false),
                         parked_until: AtomicU64::new(RUNNING),
                         unpark,
                     })
@@ -107,10 +156,9 @@ impl Timer {
         self.wheels.len()
     }
 
-    /// The instant `duration` from now; a duration that overflows `Instant` (such as
-    /// `Duration::MAX`) means 30 years from now, which is never within a program's life.
-    pub(crate) fn deadline_after(duration: Duration) -> Instant {
-        let now = Instant::now();
+    /// The instant `duration` after `now`; a duration that overflows `Instant` (such as
+    /// `Duration::MAX`) means 30 years after `now`, which is never within a program's life.
+    pub(crate) fn deadline_after(now: Instant, duration: Duration) -> Instant {
         now.checked_add(duration)
             .unwrap_or_else(|| now + FAR_FUTURE)
     }
@@ -121,7 +169,7 @@ impl Timer {
         &self,
         worker: Option<usize>,
         deadline: Instant,
-        waker: Waker,
+        waker: &Waker,
     ) -> Registration {
         let index = match worker {
             Some(index) if index < self.wheels.len() => index,
@@ -129,14 +177,35 @@ impl Timer {
         };
         let wheel = &self.wheels[index];
         let tick = tick_at_or_after(wheel.origin, deadline);
-        let key = wheel.wheel.lock().insert(tick, waker);
+        let mut locked = wheel.lock();
+        let waker = locked.waker_like(waker);
+        let key = locked.insert(tick, waker);
+        let reference = locked.reference_for(wheel);
+        drop(locked);
         if worker != Some(index) {
             wheel.wake_owner_if_later(tick);
         }
         Registration {
-            wheel: wheel.clone(),
+            wheel: reference,
             key,
         }
+    }
+
+    /// Makes the calling thread the owner of wheel `index`, the one thread that defers cancels
+    /// into it, if the wheel exists and has no owner. Undone by
+    /// [`release_wheel`](Self::release_wheel).
+    pub(crate) fn claim_wheel(&self, index: usize) -> bool {
+        self.wheels.get(index).is_some_and(|wheel| {
+            wheel
+                .claimed
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+        })
+    }
+
+    /// Ends the calling thread's ownership of wheel `index`, which it claimed.
+    pub(crate) fn release_wheel(&self, index: usize) {
+        self.wheels[index].claimed.store(false, Release);
     }
 
     /// Fires every due entry of `worker`'s wheel and of the wheels of busy workers, pushing
@@ -158,9 +227,9 @@ impl Timer {
                 continue;
             }
             let guard = if index == worker {
-                Some(wheel.wheel.lock())
+                Some(wheel.lock())
             } else {
-                wheel.wheel.try_lock()
+                wheel.try_lock()
             };
             let Some(mut guard) = guard else { continue };
             let Some(next) = guard.next_deadline() else {
@@ -199,10 +268,10 @@ impl Timer {
             own.parked_until.store(RUNNING, SeqCst);
             return Some(Duration::ZERO);
         }
-        let mut next = own.wheel.lock().next_deadline();
+        let mut next = own.lock().next_deadline();
         for (index, wheel) in self.wheels.iter().enumerate() {
             if index != worker && wheel.parked_until.load(SeqCst) == RUNNING {
-                if let Some(guard) = wheel.wheel.try_lock() {
+                if let Some(guard) = wheel.try_lock() {
                     next = match (next, guard.next_deadline()) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -241,7 +310,7 @@ impl Timer {
     /// assert_eq!(spindle_timer::Timer::new(vec![Box::new(|| {})]).len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.wheels.iter().map(|w| w.wheel.lock().len()).sum()
+        self.wheels.iter().map(|w| w.lock().len()).sum()
     }
 
     /// True if no timer is registered.
@@ -254,7 +323,27 @@ impl Timer {
     }
 }
 
+impl Drop for Timer {
+    /// Applies each wheel's deferred cancel, which holds a reference to its wheel.
+    fn drop(&mut self) {
+        for wheel in self.wheels.iter() {
+            drop(wheel.lock());
+        }
+    }
+}
+
 impl WorkerWheel {
+    /// Locks the wheel and removes the entry of a deferred cancel, if any.
+    fn lock(self: &Arc<Self>) -> LockedWheel<'_> {
+        LockedWheel::applying_deferred_cancel(self, self.wheel.lock())
+    }
+
+    /// [`lock`](Self::lock) if the wheel is free now.
+    fn try_lock(self: &Arc<Self>) -> Option<LockedWheel<'_>> {
+        let wheel = self.wheel.try_lock()?;
+        Some(LockedWheel::applying_deferred_cancel(self, wheel))
+    }
+
     /// Unparks the owner if it is parked past `tick`.
     fn wake_owner_if_later(&self, tick: u64) {
         let parked_until = self.parked_until.load(SeqCst);
@@ -264,11 +353,75 @@ impl WorkerWheel {
     }
 }
 
+impl<'a> LockedWheel<'a> {
+    fn applying_deferred_cancel(
+        this: &Arc<WorkerWheel>,
+        mut wheel: MutexGuard<'a, TimerWheel<Waker>>,
+    ) -> LockedWheel<'a> {
+        // Only a lock holder empties the slot, so the key read here is still there to take.
+        let key = this.deferred_cancel.load(Acquire);
+        if key == NO_DEFERRED_CANCEL {
+            return LockedWheel {
+                wheel,
+                cancelled: None,
+                slot_reference: None,
+            };
+        }
+        this.deferred_cancel.store(NO_DEFERRED_CANCEL, Release);
+        let cancelled = wheel.cancel(TimerKey::from_bits(key));
+        // SAFETY: a key in the slot comes with one strong count of this wheel's `Arc`, left
+        // there by `Registration::cancel_as_owner` (which never drops that registration's
+        // `Arc`), and this lock holder, having emptied the slot, is the one that takes it over.
+        // `Arc::as_ptr` of an `Arc` of the same allocation is the pointer `Arc::into_raw` would
+        // give. It is not the last count: `this` is another.
+        let slot_reference = unsafe { Arc::from_raw(Arc::as_ptr(this)) };
+        LockedWheel {
+            wheel,
+            cancelled,
+            slot_reference: Some(slot_reference),
+        }
+    }
+
+    /// A waker for a new entry that wakes what `waker` wakes: the applied deferred cancel's,
+    /// if it does (a task arming timeouts one after another), or a clone of `waker`.
+    fn waker_like(&mut self, waker: &Waker) -> Waker {
+        match self.cancelled.take() {
+            Some(cancelled) if cancelled.will_wake(waker) => cancelled,
+            cancelled => {
+                self.cancelled = cancelled;
+                waker.clone()
+            }
+        }
+    }
+
+    /// A reference to the wheel for a new registration: the applied deferred cancel's, or a
+    /// new one.
+    fn reference_for(&mut self, this: &Arc<WorkerWheel>) -> Arc<WorkerWheel> {
+        self.slot_reference
+            .take()
+            .unwrap_or_else(|| Arc::clone(this))
+    }
+}
+
+impl Deref for LockedWheel<'_> {
+    type Target = TimerWheel<Waker>;
+
+    fn deref(&self) -> &TimerWheel<Waker> {
+        &self.wheel
+    }
+}
+
+impl DerefMut for LockedWheel<'_> {
+    fn deref_mut(&mut self) -> &mut TimerWheel<Waker> {
+        &mut self.wheel
+    }
+}
+
 impl Registration {
     /// Moves the entry to `deadline`. Returns false if it already fired.
     pub(crate) fn reset(&self, deadline: Instant) -> bool {
         let tick = tick_at_or_after(self.wheel.origin, deadline);
-        let moved = self.wheel.wheel.lock().reset(self.key, tick).is_ok();
+        let moved = self.wheel.lock().reset(self.key, tick).is_ok();
         if moved {
             self.wheel.wake_owner_if_later(tick);
         }
@@ -278,7 +431,7 @@ impl Registration {
     /// Replaces the entry's waker if it would wake a different task. Returns false if the
     /// entry already fired.
     pub(crate) fn update_waker(&self, waker: &Waker) -> bool {
-        let mut wheel = self.wheel.wheel.lock();
+        let mut wheel = self.wheel.lock();
         match wheel.get_mut(self.key) {
             Some(current) => {
                 if !current.will_wake(waker) {
@@ -293,8 +446,41 @@ impl Registration {
     /// Removes the entry (if it has not fired), returning its memory to the wheel. True if
     /// it was still armed.
     pub(crate) fn cancel(self) -> bool {
-        let removed = self.wheel.wheel.lock().cancel(self.key);
+        let removed = self.wheel.lock().cancel(self.key);
         removed.is_some()
+    }
+
+    /// Removes the entry (if it has not fired): on the wheel's owner thread, by leaving it to
+    /// the wheel's next lock ([`cancel_as_owner`](Self::cancel_as_owner)), elsewhere at once.
+    pub(crate) fn cancel_soon(self) {
+        let on_owner = context::with_owned_wheel(|timer, index| {
+            timer
+                .wheels
+                .get(index)
+                .is_some_and(|wheel| Arc::ptr_eq(wheel, &self.wheel))
+        });
+        if on_owner == Some(true) {
+            self.cancel_as_owner();
+        } else {
+            self.cancel();
+        }
+    }
+
+    /// Defers the cancel to the wheel's next lock if the deferred cancel slot is free, else
+    /// cancels at once. Only the wheel's owner thread may call this: it is the slot's one
+    /// producer (module docs, "Cancelling on the owner's thread"), and its current timer keeps
+    /// the wheel alive while it writes the slot.
+    pub(crate) fn cancel_as_owner(self) {
+        let slot = &self.wheel.deferred_cancel;
+        if slot.load(Acquire) != NO_DEFERRED_CANCEL {
+            self.cancel();
+            return;
+        }
+        // The slot keeps this registration's strong count of the wheel until a lock holder
+        // applies the cancel and takes the count over (`LockedWheel::applying_deferred_cancel`).
+        let key = self.key.to_bits();
+        let wheel = ManuallyDrop::new(self.wheel);
+        wheel.deferred_cancel.store(key, Release);
     }
 }
 
@@ -307,22 +493,34 @@ impl Registration {
 /// ```
 pub const TICK: Duration = Duration::from_micros(10);
 
-const TICK_NANOS: u128 = TICK.as_nanos();
+/// A tick in nanoseconds. Ticks are counted from whole seconds and subsecond nanoseconds apart,
+/// in `u64` and `u32` arithmetic: a `u128` division is a library call on every arm.
+const TICK_NANOS: u32 = TICK.subsec_nanos();
+const TICKS_PER_SECOND: u64 = 1_000_000_000 / TICK_NANOS as u64;
+const _: () = assert!(TICK.as_secs() == 0 && 1_000_000_000 % TICK_NANOS == 0);
 
 /// The first tick at or after `instant` (deadlines round up: never fire early).
 fn tick_at_or_after(origin: Instant, instant: Instant) -> u64 {
-    let nanos = instant.saturating_duration_since(origin).as_nanos();
-    u64::try_from(nanos.div_ceil(TICK_NANOS)).unwrap_or(u64::MAX - 1)
+    let since = instant.saturating_duration_since(origin);
+    ticks(since.as_secs(), since.subsec_nanos().div_ceil(TICK_NANOS))
 }
 
 /// The last tick that has fully begun at `instant`.
 fn tick_before(origin: Instant, instant: Instant) -> u64 {
-    let nanos = instant.saturating_duration_since(origin).as_nanos();
-    u64::try_from(nanos / TICK_NANOS).unwrap_or(u64::MAX - 1)
+    let since = instant.saturating_duration_since(origin);
+    ticks(since.as_secs(), since.subsec_nanos() / TICK_NANOS)
+}
+
+/// `seconds` whole seconds and `subsecond_ticks` ticks, in ticks; at most `u64::MAX - 1`.
+fn ticks(seconds: u64, subsecond_ticks: u32) -> u64 {
+    seconds
+        .saturating_mul(TICKS_PER_SECOND)
+        .saturating_add(u64::from(subsecond_ticks))
+        .min(u64::MAX - 1)
 }
 
 fn instant_of(origin: Instant, tick: u64) -> Instant {
-    let nanos = tick.saturating_mul(TICK_NANOS as u64);
+    let nanos = tick.saturating_mul(u64::from(TICK_NANOS));
     origin
         .checked_add(Duration::from_nanos(nanos))
         .unwrap_or_else(|| origin + FAR_FUTURE)
@@ -341,5 +539,79 @@ impl fmt::Debug for Timer {
         f.debug_struct("Timer")
             .field("workers", &self.wheels.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    #[test]
+    fn the_owner_arming_after_a_deferred_cancel_reuses_its_reference_to_the_wheel() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let first = timer.register(Some(0), far(), Waker::noop());
+        let wheel = Arc::downgrade(&first.wheel);
+        assert_eq!(
+            wheel.strong_count(),
+            2,
+            "the timer's and the registration's"
+        );
+        first.cancel_as_owner();
+        assert_eq!(
+            wheel.strong_count(),
+            2,
+            "the timer's and the deferred cancel's"
+        );
+        let second = timer.register(Some(0), far(), Waker::noop());
+        assert_eq!(
+            wheel.strong_count(),
+            2,
+            "the timer's and the new registration's"
+        );
+        assert_eq!(timer.len(), 1);
+        assert!(second.cancel());
+        assert!(timer.is_empty());
+    }
+
+    #[test]
+    fn dropping_the_timer_applies_a_deferred_cancel_and_frees_the_wheel() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let registration = timer.register(Some(0), far(), Waker::noop());
+        let wheel = Arc::downgrade(&registration.wheel);
+        registration.cancel_as_owner();
+        drop(timer);
+        assert_eq!(wheel.strong_count(), 0);
+    }
+
+    #[test]
+    fn a_full_deferred_cancel_slot_falls_back_to_the_locked_cancel() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let registrations: Vec<_> = (0..3)
+            .map(|_| timer.register(Some(0), far(), Waker::noop()))
+            .collect();
+        let wheel = Arc::downgrade(&registrations[0].wheel);
+        registrations
+            .into_iter()
+            .for_each(Registration::cancel_as_owner);
+        assert!(timer.is_empty());
+        assert_eq!(wheel.strong_count(), 1, "only the timer's");
+    }
+
+    #[test]
+    fn ticks_round_deadlines_up_and_the_clock_down() {
+        let origin = Instant::now();
+        let at = |nanos| origin + Duration::from_nanos(nanos);
+        assert_eq!(tick_at_or_after(origin, at(0)), 0);
+        assert_eq!(tick_at_or_after(origin, at(1)), 1);
+        assert_eq!(tick_at_or_after(origin, at(10_000)), 1);
+        assert_eq!(tick_at_or_after(origin, at(1_999_990_001)), 200_000);
+        assert_eq!(tick_before(origin, at(19_999)), 1);
+        assert_eq!(tick_before(origin, at(1_999_990_001)), 199_999);
+        assert_eq!(tick_before(origin, origin - Duration::from_secs(1)), 0);
+        assert_eq!(ticks(u64::MAX, 5), u64::MAX - 1);
     }
 }

@@ -177,7 +177,5 @@ impl fmt::Debug for Interval {
 /// `instant + period`, or "never" (the timer's far future) if that overflows `Instant`, as for
 /// `interval(Duration::MAX)`.
 fn after(instant: Instant, period: Duration) -> Instant {
-    instant
-        .checked_add(period)
-        .unwrap_or_else(|| crate::driver::Timer::deadline_after(Duration::MAX))
+    crate::driver::Timer::deadline_after(instant, period)
 }

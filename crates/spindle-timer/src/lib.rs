@@ -53,6 +53,7 @@
 #![deny(unsafe_code)]
 
 mod context;
+#[allow(unsafe_code)]
 mod driver;
 mod interval;
 mod park;

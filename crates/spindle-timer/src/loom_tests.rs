@@ -45,7 +45,7 @@ fn a_timer_armed_while_a_worker_parks_is_never_missed() {
             loom::thread::spawn(move || {
                 let (_count, waker) = counting_waker();
                 let deadline = Instant::now() + Duration::from_secs(3600);
-                timer.register(None, deadline, waker)
+                timer.register(None, deadline, &waker)
             })
         };
         let mut due = Vec::new();
@@ -71,7 +71,7 @@ fn cancel_and_fire_race_resolves_to_exactly_one() {
     model(|| {
         let timer = Timer::new(vec![Box::new(|| {})]);
         let (count, waker) = counting_waker();
-        let registration = timer.register(Some(0), Instant::now(), waker);
+        let registration = timer.register(Some(0), Instant::now(), &waker);
         let cancelling = loom::thread::spawn(move || registration.cancel());
         let mut due = Vec::new();
         // The entry's deadline tick has begun once a millisecond has passed.
@@ -97,7 +97,7 @@ fn take_over_of_a_busy_wheel_fires_each_entry_once() {
     model(|| {
         let timer = Timer::new(vec![Box::new(|| {}), Box::new(|| {})]);
         let (count, waker) = counting_waker();
-        timer.register(Some(1), Instant::now(), waker);
+        timer.register(Some(1), Instant::now(), &waker);
         std::thread::sleep(Duration::from_millis(2));
         let owner = {
             let timer = timer.clone();
@@ -134,7 +134,7 @@ fn a_timer_registered_while_its_wheel_fires_is_fired_or_cancelled_once() {
         std::thread::sleep(Duration::from_millis(2));
         let outside = {
             let timer = timer.clone();
-            loom::thread::spawn(move || timer.register(None, deadline, waker).cancel())
+            loom::thread::spawn(move || timer.register(None, deadline, &waker).cancel())
         };
         let mut due = Vec::new();
         timer.fire_due(0, &mut due);
@@ -145,5 +145,59 @@ fn a_timer_registered_while_its_wheel_fires_is_fired_or_cancelled_once() {
         assert_eq!(fired + usize::from(cancelled), 1);
         assert_eq!(count.0.load(SeqCst), fired);
         assert!(timer.is_empty());
+    });
+}
+
+/// The owner drops a due timer without locking (its key goes to the deferred cancel slot)
+/// while another worker, finding the owner busy, fires the owner's wheel; then the owner locks
+/// its wheel, as its next park would. The waker is woken at most once (a fire after the
+/// deferral is a spurious wake-up, allowed), and the entry is gone either way.
+///
+/// Catches: an entry fired twice or left in the wheel because the firing thread emptied the
+/// slot while the owner wrote it (the key lost), and a deferred key applied twice.
+#[test]
+fn a_deferred_cancel_races_a_take_over_and_the_entry_goes_once() {
+    model(|| {
+        let timer = Timer::new(vec![Box::new(|| {}), Box::new(|| {})]);
+        let (count, waker) = counting_waker();
+        let registration = timer.register(Some(0), Instant::now(), &waker);
+        std::thread::sleep(Duration::from_millis(2));
+        let other_worker = {
+            let timer = timer.clone();
+            loom::thread::spawn(move || {
+                let mut due = Vec::new();
+                timer.fire_due(1, &mut due);
+                due.drain(..).for_each(Waker::wake);
+            })
+        };
+        registration.cancel_as_owner();
+        other_worker.join().unwrap();
+        assert!(count.0.load(SeqCst) <= 1);
+        assert!(
+            timer.is_empty(),
+            "the deferred entry was neither fired nor removed"
+        );
+    });
+}
+
+/// The owner defers two cancels in a row while another thread cancels a third entry of the
+/// same wheel with the lock (which applies whatever deferred cancel it finds). The slot holds
+/// one key: the owner's second cancel finds it full, or emptied by the other thread, and never
+/// overwrites a key nobody applied.
+///
+/// Catches: a deferred key overwritten (its entry left in the wheel: `is_empty` fails) and a
+/// key applied by two lock holders.
+#[test]
+fn deferred_cancels_and_a_locked_cancel_remove_every_entry() {
+    model(|| {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let register = || timer.register(Some(0), far, Waker::noop());
+        let (first, second, elsewhere) = (register(), register(), register());
+        let other_thread = loom::thread::spawn(move || elsewhere.cancel());
+        first.cancel_as_owner();
+        second.cancel_as_owner();
+        assert!(other_thread.join().unwrap());
+        assert!(timer.is_empty(), "a deferred cancel was lost");
     });
 }

@@ -20,7 +20,13 @@ use std::time::{Duration, Instant};
 /// # });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(Timer::deadline_after(duration))
+    let now = Instant::now();
+    Sleep {
+        deadline: Timer::deadline_after(now, duration),
+        entry: Entry::Unregistered {
+            ahead_when_made: !duration.is_zero(),
+        },
+    }
 }
 
 /// Waits until `deadline`.
@@ -33,7 +39,12 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # });
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline)
+    Sleep {
+        deadline,
+        entry: Entry::Unregistered {
+            ahead_when_made: false,
+        },
+    }
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`].
@@ -43,6 +54,12 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// [`TICK`](crate::TICK)), and removes its entry when dropped. It allocates nothing: the wheel
 /// stores the waker in its own slab.
 ///
+/// It reads the clock once before it registers: a [`sleep`] when it is made (its first poll
+/// then registers without asking the clock again), a [`sleep_until`] or a
+/// [`reset`](Self::reset) sleep on its first poll, which completes at once if the deadline
+/// has passed. So a `sleep` whose deadline passes before its first poll completes when its
+/// wheel next fires, not on that poll.
+///
 /// ```
 /// # spindle_timer::block_on(async {
 /// let sleep: spindle_timer::Sleep = spindle_timer::sleep(std::time::Duration::from_millis(1));
@@ -51,17 +68,35 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// ```
 pub struct Sleep {
     deadline: Instant,
-    registration: Option<Registration>,
+    entry: Entry,
+}
+
+/// A sleep's timer entry, no larger than an `Option<Registration>`: the flag fits beside the
+/// registration's non-null wheel pointer.
+enum Entry {
+    Unregistered {
+        /// The deadline was after the clock reading it was made from, and the sleep has not
+        /// registered or been reset since: its first poll registers without reading the clock.
+        ahead_when_made: bool,
+    },
+    Registered(Registration),
+}
+
+impl Entry {
+    /// Takes the registration out, if any, leaving the entry unregistered (its deadline no
+    /// longer known to be ahead).
+    fn take(&mut self) -> Option<Registration> {
+        let unregistered = Entry::Unregistered {
+            ahead_when_made: false,
+        };
+        match std::mem::replace(self, unregistered) {
+            Entry::Registered(registration) => Some(registration),
+            Entry::Unregistered { .. } => None,
+        }
+    }
 }
 
 impl Sleep {
-    fn new(deadline: Instant) -> Sleep {
-        Sleep {
-            deadline,
-            registration: None,
-        }
-    }
-
     /// The instant at which this sleep completes.
     ///
     /// ```
@@ -95,10 +130,12 @@ impl Sleep {
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
         let this = self.get_mut();
         this.deadline = deadline;
-        if let Some(registration) = &this.registration {
-            if !registration.reset(deadline) {
-                this.registration = None;
-            }
+        let still_armed = match &this.entry {
+            Entry::Registered(registration) => registration.reset(deadline),
+            Entry::Unregistered { .. } => false,
+        };
+        if !still_armed {
+            this.entry.take();
         }
     }
 }
@@ -121,37 +158,38 @@ impl Sleep {
     /// The poll without the cooperative budget: a `Timeout` checks its deadline this way, so
     /// an inner future that spent the budget cannot keep the deadline from firing.
     pub(crate) fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
-            if let Some(registration) = self.registration.take() {
-                let _ = registration.cancel();
-            }
-            return Poll::Ready(());
-        }
-        match &self.registration {
-            Some(registration) => {
-                if registration.update_waker(cx.waker()) {
-                    Poll::Pending
-                } else {
-                    // Fired: the wheel only fires entries whose deadline tick has begun.
-                    self.registration = None;
-                    Poll::Ready(())
+        let registration = match &self.entry {
+            Entry::Registered(registration) => registration,
+            &Entry::Unregistered { ahead_when_made } => {
+                if !ahead_when_made && Instant::now() >= self.deadline {
+                    return Poll::Ready(());
                 }
-            }
-            None => {
                 let deadline = self.deadline;
-                self.registration = Some(context::with_current(|timer, worker| {
-                    timer.register(worker, deadline, cx.waker().clone())
+                self.entry = Entry::Registered(context::with_current(|timer, worker| {
+                    timer.register(worker, deadline, cx.waker())
                 }));
-                Poll::Pending
+                return Poll::Pending;
             }
+        };
+        if Instant::now() >= self.deadline {
+            if let Some(registration) = self.entry.take() {
+                registration.cancel_soon();
+            }
+            Poll::Ready(())
+        } else if registration.update_waker(cx.waker()) {
+            Poll::Pending
+        } else {
+            // Fired: the wheel only fires entries whose deadline tick has begun.
+            self.entry.take();
+            Poll::Ready(())
         }
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(registration) = self.registration.take() {
-            let _ = registration.cancel();
+        if let Some(registration) = self.entry.take() {
+            registration.cancel_soon();
         }
     }
 }
@@ -160,7 +198,56 @@ impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
             .field("deadline", &self.deadline)
-            .field("registered", &self.registration.is_some())
+            .field("registered", &matches!(self.entry, Entry::Registered(_)))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_is_no_larger_than_an_optional_registration() {
+        assert_eq!(
+            std::mem::size_of::<Entry>(),
+            std::mem::size_of::<Option<Registration>>()
+        );
+    }
+
+    #[test]
+    fn sleeps_dropped_on_their_wheels_owner_leave_the_wheel_empty() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let _owner = crate::enter(timer.clone(), Some(0));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut sleeps: Vec<_> = (0..3)
+            .map(|_| Box::pin(sleep(Duration::from_secs(3600))))
+            .collect();
+        for sleep in &mut sleeps {
+            assert!(sleep.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(timer.len(), 3);
+        drop(sleeps);
+        assert!(timer.is_empty());
+    }
+
+    #[test]
+    fn a_sleep_made_with_a_duration_registers_without_a_second_clock_reading_but_never_early() {
+        let timer = Timer::new(vec![Box::new(|| {})]);
+        let _owner = crate::enter(timer.clone(), Some(0));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut sleep = Box::pin(sleep(Duration::from_millis(1)));
+        std::thread::sleep(Duration::from_millis(3));
+        // Past its deadline, but first polled now: it registers, and the wheel fires it.
+        assert!(sleep.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(timer.len(), 1);
+        let mut due = Vec::new();
+        timer.fire_due(0, &mut due);
+        assert_eq!(due.len(), 1);
+        assert!(sleep.as_mut().poll(&mut cx).is_ready());
+        // A sleep_until reads the clock on its first poll instead.
+        let mut until = Box::pin(sleep_until(Instant::now()));
+        assert!(until.as_mut().poll(&mut cx).is_ready());
+        assert!(timer.is_empty());
     }
 }

@@ -168,6 +168,22 @@ pub struct TimerWheel<T> {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerKey(SlabKey);
 
+impl TimerKey {
+    /// The key in one `u64` (generation high, index low), for the driver to keep in an atomic.
+    /// No key packs to `u64::MAX`: a slab index is never `u32::MAX`.
+    pub(crate) fn to_bits(self) -> u64 {
+        u64::from(self.0.generation) << 32 | u64::from(self.0.index)
+    }
+
+    /// The key [`to_bits`](Self::to_bits) packed.
+    pub(crate) fn from_bits(bits: u64) -> TimerKey {
+        TimerKey(SlabKey {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        })
+    }
+}
+
 impl fmt::Debug for TimerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimerKey")
