@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Miri over spindle's unsafe core: the task allocation, raw wakers, JoinHandle, the intrusive
 # owned-task registry and the LIFO slot (spindle-scheduler: unit, integration and doc tests,
-# on real threads, including tests/misuse.rs), and the timer's pinned futures (spindle-timer:
+# on real threads, including tests/misuse.rs), and the timer's two unsafe sites (spindle-timer:
 # tests/allocations.rs arms and drops Sleep and Timeout through the driver, which runs the
-# pin projection in timeout.rs; and the slab's unit tests).
+# pin projection in timeout.rs; the driver's unit tests run the owner's deferred cancel in
+# driver.rs; and the slab's unit tests).
 #
 # The timing wheel's unit tests are skipped: the wheel is safe code (spindle-timer denies
-# unsafe_code outside timeout.rs), and its tests' thousands of entries take Miri tens of
-# minutes to interpret.
+# unsafe_code outside timeout.rs and driver.rs), and its tests' thousands of entries take Miri
+# tens of minutes to interpret.
 #
 # Nothing here touches a socket: spindle-io and the facade need epoll, which Miri does not
 # run; they are covered by the sanitizers (scripts/sanitize.sh). Under Miri the scheduler's
