@@ -3,7 +3,8 @@
 //!
 //! It binds `127.0.0.1:0`, prints the address on a line of its own on stdout, and serves until
 //! its standard input is closed (so the script that started it stops it by closing the pipe,
-//! and a crashed script leaves no server behind). W = `spindle_benches::worker_count()`
+//! and a crashed script leaves no server behind). Then it prints the CPU time the process
+//! used, user and system, as `cpu_ms=N` on a second line. W = `spindle_benches::worker_count()`
 //! workers (`BENCH_WORKERS`, else one per core).
 //!
 //! - `http`: hyper 1.x HTTP/1.1, keep-alive, `Hello, World!` for every request, one task per
@@ -75,6 +76,26 @@ fn announce_and_wait(addr: SocketAddr) {
     while stdin.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
         line.clear();
     }
+    let _ = writeln!(stdout, "cpu_ms={}", cpu_time_ms());
+}
+
+/// User plus system CPU time of this process so far, in milliseconds (`/proc/self/stat`'s
+/// `utime` and `stime`, in clock ticks).
+fn cpu_time_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    ticks * 1000 / ticks_per_second
 }
 
 fn run_spindle(kind: Kind, workers: usize) {
