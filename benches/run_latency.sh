@@ -49,7 +49,7 @@ run() {
     local achieved
     achieved=$(field achieved_rps "$line")
     echo "$line $(awk -v cpu="${cpu#cpu_ms=}" -v rps="$achieved" -v s="$((warm + secs))" \
-        'BEGIN { printf "server_cpu_us_per_request=%.2f", rps > 0 ? cpu * 1000 / (rps * s) : 0 }')"
+        'BEGIN { printf "server_cpu_us_per_request=%.2f", (rps > 0 ? cpu * 1000 / (rps * s) : 0) }')"
 }
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
