@@ -61,7 +61,7 @@
 //!
 //! A park that may block (no timeout, or at least [`MIN_TIMEOUT_FOR_POLLING`]) first polls the
 //! reactor without blocking, up to [`POLLS_BEFORE_BLOCKING`] times with a short spin between
-//! (about 50 µs in all), and returns as soon as a poll delivers socket events or an unpark
+//! (about 12 µs in all), and returns as soon as a poll delivers socket events or an unpark
 //! arrives (the state word reads `NOTIFIED`). It stops polling at once if another thread holds
 //! the reactor: that thread delivers the events, and this one parks on its thread parker.
 //!
@@ -79,8 +79,14 @@
 //! rounds in a row that found nothing (a runtime going idle, a server answering a request now
 //! and then), a parker blocks at once, and it polls again only after a blocking park that
 //! ended within [`QUICK_WAKE_UP`], a sign that events come close together again. So an idle
-//! runtime spends about 100 µs polling before it blocks for good, and a lightly loaded one
-//! little more.
+//! runtime spends about 25 µs polling before it blocks for good.
+//!
+//! The window is short on purpose. Events that come closer together than a wake-up (a bulk
+//! transfer's) are caught within a few microseconds; a server answering requests every few
+//! tens of microseconds, from clients on the same cores, is not, and a longer window there
+//! (it was 50 µs) found an event often enough never to pause, and spent the wait spinning:
+//! twice tokio's CPU per request at 30% load, on cores the clients needed, and a longer tail
+//! (docs/benchmarks.md, "Latency under a fixed load").
 //!
 //! # Why no wake-up is lost
 //!
@@ -119,7 +125,7 @@ const NOTIFIED: u8 = 2;
 
 /// Non-blocking polls of the reactor before a park blocks in it (see "Polling before
 /// blocking" in the module docs). One under loom, so the models cover the path.
-const POLLS_BEFORE_BLOCKING: u32 = if cfg!(loom) { 1 } else { 24 };
+const POLLS_BEFORE_BLOCKING: u32 = if cfg!(loom) { 1 } else { 6 };
 /// Spin-loop hints between two of those polls (about a microsecond).
 const SPINS_BETWEEN_POLLS: u32 = 64;
 /// Parks with a shorter timeout do not poll first: the timeout is a timer due soon.
@@ -131,7 +137,7 @@ const EPOLL_RESOLUTION: Duration = Duration::from_millis(1);
 const FRUITLESS_ROUNDS_TO_PAUSE: u32 = 2;
 /// A blocking park, made while polling is paused, that ends sooner than this means events
 /// come close together again: polling resumes. About one round of polls.
-const QUICK_WAKE_UP: Duration = Duration::from_micros(50);
+const QUICK_WAKE_UP: Duration = Duration::from_micros(12);
 
 /// One runtime worker's I/O layer: parks in `reactor` if no other thread is driving it, on
 /// `P` otherwise. The state word that tells an unpark which of the two to wake, and why no
