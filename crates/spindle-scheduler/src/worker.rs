@@ -73,6 +73,12 @@ pub(crate) const LIFO_WATCH_INTERVAL: Duration = Duration::from_micros(100);
 const WATCH_GRACE_PARKS: u32 = 10;
 
 /// The parts of a worker that other threads may touch.
+///
+/// Aligned to a cache-line pair (as crossbeam's `CachePadded` is on x86-64): the owner writes
+/// `tick` at every poll and its LIFO slot at every spawn and wake, and the `Remote`s sit side
+/// by side in one slice. Unaligned, two workers' fields could share a line depending on where
+/// the slice was allocated, and each poll would pull the line from the other core.
+#[repr(align(128))]
 pub(crate) struct Remote<U> {
     pub(crate) stealer: crate::queue::Stealer,
     /// The LIFO slot: a raw `Runnable`, or null. The owner swaps tasks in and out; a searcher

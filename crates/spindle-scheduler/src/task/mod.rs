@@ -10,8 +10,8 @@
 //! - a [`Waker`](std::task::Waker): the right to make a `Runnable`. Cloning, waking and
 //!   dropping a waker touch only the state word; none of them allocates.
 //!
-//! The scheduler's owned-task registry holds one more reference from spawn to completion, so
-//! that shutdown can reach a task that nothing else would ever wake.
+//! The scheduler's owned-task registry holds one more reference from spawn until just before
+//! completion, so that shutdown can reach a task that nothing else would ever wake.
 //!
 //! # State machine
 //!
@@ -48,7 +48,8 @@
 //!    holder runs the task. So at most one thread ever touches the future.
 //! 2. `COMPLETE` is set once, by the thread that owns the future, after it wrote the final stage.
 //! 3. The output is dropped by the completing thread if `JOIN_INTEREST` was unset when
-//!    `COMPLETE` was set; otherwise by the `JoinHandle` (read or dropped).
+//!    `COMPLETE` was set (a detached task, seen unset before, never stores it at all);
+//!    otherwise by the `JoinHandle` (read or dropped).
 //! 4. The join waker field is written only by the `JoinHandle`, and only while `JOIN_WAKER` is
 //!    unset. While it is set, the completing thread may read it (to wake it). After waking it,
 //!    the completing thread unsets `JOIN_WAKER`; if `JOIN_INTEREST` is gone by then, it drops

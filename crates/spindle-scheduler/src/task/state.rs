@@ -84,6 +84,10 @@ pub(crate) enum ToShutdown {
 pub(crate) struct JoinHandleDrop {
     pub(crate) drop_output: bool,
     pub(crate) drop_waker: bool,
+    /// The handle's reference was released by the transition itself.
+    pub(crate) released: bool,
+    /// ... and it was the last: deallocate.
+    pub(crate) dealloc: bool,
 }
 
 impl State {
@@ -161,9 +165,26 @@ impl State {
     /// RUNNING -> COMPLETE, after the output (or the cancellation error) was stored. Returns the
     /// state before the change: the caller reads `JOIN_INTEREST` and `JOIN_WAKER` from it.
     pub(crate) fn transition_to_complete(&self) -> Snapshot {
-        let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, AcqRel));
+        // RUNNING is set and COMPLETE clear, so adding the difference flips both: one `lock
+        // xadd`, where a `fetch_xor` whose result is used compiles to a compare-and-swap loop.
+        let prev = Snapshot(self.0.fetch_add(COMPLETE - RUNNING, AcqRel));
         debug_assert!(prev.is_running() && !prev.is_complete());
         prev
+    }
+
+    /// RUNNING -> COMPLETE for a task whose `JoinHandle` is gone, releasing `refs` references in
+    /// the same step. True if they were the last. The caller saw `JOIN_INTEREST` clear, which
+    /// is never set again, so nobody reads the output or the join waker.
+    pub(crate) fn transition_to_complete_and_release(&self, refs: usize) -> bool {
+        // Clears RUNNING, sets COMPLETE and drops the count in one subtraction (positive, as
+        // `refs * REF_ONE` exceeds `COMPLETE`).
+        let prev = Snapshot(
+            self.0
+                .fetch_sub(refs * REF_ONE + RUNNING - COMPLETE, AcqRel),
+        );
+        debug_assert!(prev.is_running() && !prev.is_complete() && !prev.is_join_interested());
+        debug_assert!(prev.ref_count() >= refs);
+        prev.ref_count() == refs
     }
 
     /// `wake_by_ref`: idle -> SCHEDULED with a new reference for the `Runnable`.
@@ -278,10 +299,21 @@ impl State {
     }
 
     /// `JoinHandle` dropped. Who cleans up what follows the rules in the module doc of
-    /// [`crate::task`].
+    /// [`crate::task`]. A handle with nothing to clean up (the task is not complete and no
+    /// join waker is published, so the slot is empty) releases its reference in the same step.
     pub(crate) fn transition_to_join_handle_dropped(&self) -> JoinHandleDrop {
         self.update(|s| {
             debug_assert!(s.is_join_interested());
+            if !s.is_complete() && !s.is_join_waker_set() {
+                let next = Snapshot((s.0 & !JOIN_INTEREST) - REF_ONE);
+                let outcome = JoinHandleDrop {
+                    drop_output: false,
+                    drop_waker: false,
+                    released: true,
+                    dealloc: next.ref_count() == 0,
+                };
+                return (outcome, Some(next));
+            }
             let mut next = s.0 & !JOIN_INTEREST;
             if !s.is_complete() {
                 next &= !JOIN_WAKER;
@@ -289,6 +321,8 @@ impl State {
             let outcome = JoinHandleDrop {
                 drop_output: s.is_complete(),
                 drop_waker: next & JOIN_WAKER == 0,
+                released: false,
+                dealloc: false,
             };
             (outcome, Some(Snapshot(next)))
         })

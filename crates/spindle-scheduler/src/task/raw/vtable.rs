@@ -225,6 +225,11 @@ where
 
 /// Stores the output, publishes `COMPLETE`, wakes the joiner, and releases the references.
 ///
+/// The task leaves the registry first, so a shutdown sweep never meets it half complete. A
+/// task whose `JoinHandle` is gone (a detached spawn) drops its output here, and completes and
+/// releases its references in one atomic step: `JOIN_INTEREST` is never set again once clear,
+/// so nobody can come to read the output or to wake.
+///
 /// # Safety
 /// `ptr` is an (`F`, `S`) task; the caller owns its future slot (`RUNNING`), which is already
 /// `Consumed`, and passes one reference.
@@ -236,12 +241,22 @@ where
     // SAFETY: an (`F`, `S`) task; the caller's reference keeps it allocated until the
     // `ref_dec` at the end, and only the thread that takes the count to zero frees it.
     let cell = unsafe { cell::<F, S>(ptr) };
+    let refs = 1 + usize::from(cell.scheduler.release(TaskRef(ptr)));
+    if !cell.header.state.load().is_join_interested() {
+        // Invariant 3 of the task module: nobody will read it.
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
+        if cell.header.state.transition_to_complete_and_release(refs) {
+            // SAFETY: those were the last references.
+            unsafe { dealloc::<F, S>(ptr) }
+        }
+        return;
+    }
     // SAFETY: exclusive access (RUNNING); the slot is `Consumed`, so nothing is leaked.
     cell.stage
         .with_mut(|stage| unsafe { ptr::write(stage, Stage::Finished(output)) });
     let prev = cell.header.state.transition_to_complete();
     if !prev.is_join_interested() {
-        // Invariant 3 of the task module: nobody will read it.
+        // The handle was dropped after the check above: nobody will read it.
         let _ = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the handle is gone, so the completing thread keeps exclusive access.
             cell.stage
@@ -253,8 +268,8 @@ where
             if let Some(waker) = unsafe { &*waker } {
                 // The joiner's waker may be anyone's code. Its panic must not unwind out of
                 // here: the task would stay half-complete (JOIN_WAKER set, its references
-                // and its registry entry held for good) and the worker would die. The panic
-                // hook has already reported it.
+                // held for good) and the worker would die. The panic hook has already
+                // reported it.
                 let _ = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
             }
         });
@@ -270,8 +285,7 @@ where
                 .with_mut(|waker| unsafe { *waker = None });
         }
     }
-    let registry_ref = cell.scheduler.release(TaskRef(ptr));
-    if cell.header.state.ref_dec(1 + usize::from(registry_ref)) {
+    if cell.header.state.ref_dec(refs) {
         // SAFETY: those were the last references.
         unsafe { dealloc::<F, S>(ptr) }
     }
@@ -395,6 +409,13 @@ where
     // `ref_dec` at the end.
     let cell = unsafe { cell::<F, S>(ptr) };
     let cleanup = cell.header.state.transition_to_join_handle_dropped();
+    if cleanup.released {
+        if cleanup.dealloc {
+            // SAFETY: the transition released the last reference.
+            unsafe { dealloc::<F, S>(ptr) }
+        }
+        return;
+    }
     if cleanup.drop_output {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: complete, with the handle's interest: the handle owns the stage.
