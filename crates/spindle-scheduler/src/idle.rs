@@ -39,6 +39,13 @@
 //!    and watches again while slots stay full. So a task waits about that interval behind a
 //!    long poll, never for a 2 ms timed park; an owner running a chain of short tasks through
 //!    its slot pays one wake-up when the watch starts and keeps its tasks.
+//! 7. Rules 1 and 3 wake a worker only while fewer workers than cores are unparked. With more
+//!    workers than cores, another runnable thread adds no core: it takes turns with the busy
+//!    ones, and each wake-up and context switch comes out of their time (16 workers on 2 cores
+//!    accepting connections ran a third slower than 2 workers). The unparked workers take the
+//!    work when their polls end, the last searcher among them re-checks the queues before it
+//!    parks (rule 4), and a worker stuck in a long poll is covered by the watch (rules 5 and
+//!    6). With no more workers than cores, this rule never applies.
 
 use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::sync::Mutex;
@@ -55,6 +62,8 @@ pub(crate) struct Idle {
     num_workers: usize,
     /// Rule 2's limit.
     max_searching: usize,
+    /// Rule 7's limit.
+    max_unparked_to_wake: usize,
 }
 
 /// The parked workers, and which of them keep watch (rule 5).
@@ -116,6 +125,7 @@ impl Idle {
             }),
             num_workers,
             max_searching: num_workers.min(cores).max(1).div_ceil(2),
+            max_unparked_to_wake: num_workers.min(cores.max(1)),
         }
     }
 
@@ -123,9 +133,10 @@ impl Idle {
         Counts(self.state.load(SeqCst))
     }
 
+    /// Rules 1 and 7.
     fn should_wake_one(&self) -> bool {
         let counts = self.counts();
-        counts.searching() == 0 && counts.unparked() < self.num_workers
+        counts.searching() == 0 && counts.unparked() < self.max_unparked_to_wake
     }
 
     /// Rule 1: picks a parked worker to wake, and counts it as unparked and searching.
@@ -152,7 +163,7 @@ impl Idle {
     /// the searcher park without seeing the push, and the work wait for a timed park.
     pub(crate) fn worker_to_notify_after_push(&self) -> Option<usize> {
         let counts = Counts(self.state.fetch_add(0, SeqCst));
-        if counts.searching() != 0 || counts.unparked() >= self.num_workers {
+        if counts.searching() != 0 || counts.unparked() >= self.max_unparked_to_wake {
             return None;
         }
         self.worker_to_notify()
@@ -257,6 +268,19 @@ mod tests {
         assert!(idle.transition_worker_to_searching());
         assert!(!idle.transition_worker_to_searching());
         assert_eq!(idle.num_searching(), 1);
+    }
+
+    #[test]
+    fn no_wake_while_as_many_workers_as_cores_are_unparked() {
+        let idle = Idle::new(16, 2);
+        for worker in 2..16 {
+            assert!(!idle.transition_worker_to_parked(worker, false));
+        }
+        assert_eq!(idle.worker_to_notify(), None, "2 unparked on 2 cores");
+        assert_eq!(idle.worker_to_notify_after_push(), None);
+        assert!(!idle.transition_worker_to_parked(1, false));
+        assert_eq!(idle.worker_to_notify(), Some(1), "1 unparked on 2 cores");
+        assert_eq!(idle.counts().unparked(), 2);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The idle protocol: rule 4 of [`crate::idle`] against a push into the injector, and rule 5
-//! (keeping watch) against a worker leaving an all-idle runtime.
+//! The idle protocol: rule 4 of [`crate::idle`] against a push into the injector (alone, and
+//! with rule 7 holding the wake-up back), and rule 5 (keeping watch) against a worker leaving
+//! an all-idle runtime.
 //!
 //! The producer does what `Shared::schedule_remote` does after its push: a SeqCst fence, then
 //! `worker_to_notify` and an unpark. The worker does what `Worker::search` and `Worker::park`
@@ -10,7 +11,7 @@
 
 use super::model;
 use crate::idle::Idle;
-use crate::loom::sync::atomic::{fence, AtomicUsize};
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
 use crate::loom::Arc;
 use crate::worker::STRANDED_CHECK_INTERVAL;
 use loom::thread;
@@ -125,6 +126,92 @@ fn injector_push_vs_last_searcher_parking() {
         assert_eq!(idle.num_searching(), 0);
         assert_eq!(idle.num_unparked(), 1);
         assert!(!idle.is_parked(0));
+    });
+}
+
+/// Rule 7 with rule 4: two workers on one core, worker 1 parked, worker 0 busy. A remote push
+/// finds as many workers unparked as there are cores, so it wakes nobody; worker 0 then runs
+/// out of work, searches and parks, possibly missing the task. Each worker does what
+/// `Worker::search` and `Worker::park` do; the one that takes the task wakes the other to let
+/// it leave.
+///
+/// Catches: the task left in the queue with both workers asleep (loom reports the deadlock),
+/// which is what happens if rule 7 also held back the last searcher's re-check, or if the
+/// producer's skipped wake-up were not covered by worker 0's rule 4 re-check.
+#[test]
+fn push_with_every_core_busy_vs_the_busy_worker_parking() {
+    model(|| {
+        let idle = Arc::new(Idle::new(2, 1));
+        assert!(!idle.transition_worker_to_parked(1, false));
+        let queue = Arc::new(Queue(AtomicUsize::new(0)));
+        let taken = Arc::new(AtomicBool::new(false));
+        let mut parkers = [ThreadParker::new(), ThreadParker::new()];
+        let unparkers = [parkers[0].unparker(), parkers[1].unparker()];
+        let notify = |idle: &Idle, unparkers: &[ThreadUnparker; 2]| {
+            if let Some(worker) = idle.worker_to_notify() {
+                unparkers[worker].unpark();
+            }
+        };
+
+        let producer = {
+            let (idle, queue, unparkers) = (idle.clone(), queue.clone(), unparkers.clone());
+            thread::spawn(move || {
+                queue.push();
+                fence(SeqCst);
+                notify(&idle, &unparkers);
+            })
+        };
+        let workers: Vec<_> = parkers
+            .iter_mut()
+            .map(|parker| std::mem::replace(parker, ThreadParker::new()))
+            .enumerate()
+            .map(|(me, mut parker)| {
+                let (idle, queue, taken) = (idle.clone(), queue.clone(), taken.clone());
+                let unparkers = unparkers.clone();
+                thread::spawn(move || {
+                    let mut searching = false;
+                    let mut has_task = false;
+                    if me == 0 {
+                        // `Worker::search`, then `Worker::park` if it found nothing.
+                        searching = idle.transition_worker_to_searching();
+                        has_task = queue.pop();
+                        if !has_task {
+                            if idle.transition_worker_to_parked(0, searching) && !queue.is_empty() {
+                                notify(&idle, &unparkers);
+                            }
+                            searching = false;
+                        }
+                    }
+                    while !has_task {
+                        // Untimed, unlike a real parked worker while another is unparked: the
+                        // task must be found without the watch's timed park.
+                        parker.park();
+                        if taken.load(Acquire) {
+                            return;
+                        }
+                        if !idle.is_parked(me) {
+                            // Chosen by `worker_to_notify`, which counted it as searching.
+                            searching = true;
+                            has_task = queue.pop();
+                            assert!(has_task, "woken, but the task is not in the queue");
+                        }
+                    }
+                    taken.store(true, Release);
+                    unparkers[1 - me].unpark();
+                    if searching && idle.transition_worker_from_searching() {
+                        notify(&idle, &unparkers);
+                    }
+                })
+            })
+            .collect();
+        producer.join().unwrap();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert!(
+            taken.load(Acquire) && queue.is_empty(),
+            "the task was not taken"
+        );
     });
 }
 
