@@ -38,6 +38,8 @@ mod idle;
 mod owned;
 mod queue;
 mod scheduler;
+#[cfg(not(loom))]
+mod spin;
 mod task;
 mod worker;
 
@@ -52,12 +54,13 @@ mod loom {
     pub(crate) use spindle_core::loom::*;
 
     /// The lock of the task registry's shards, taken twice per task (spawn and completion):
-    /// parking_lot's, whose uncontended lock and unlock inline to one atomic each. std's mutex,
-    /// behind `spindle_core::loom::sync::Mutex`, also checks and records poisoning and is not
-    /// inlined here, which made every spawn measurably dearer (docs/benchmarks.md, "The base
-    /// crate"). Under loom it is the switch's mutex, so the models still see every lock.
+    /// a spin lock ([`crate::spin`]), whose lock is one atomic swap and whose unlock is a plain
+    /// release store. std's mutex, behind `spindle_core::loom::sync::Mutex`, also checks and
+    /// records poisoning and is not inlined here, which made every spawn measurably dearer
+    /// (docs/benchmarks.md, "The base crate"); parking_lot's unlocks with a second atomic.
+    /// Under loom it is the switch's mutex, so the models still see every lock.
     #[cfg(not(loom))]
-    pub(crate) type HotMutex<T> = parking_lot::Mutex<T>;
+    pub(crate) type HotMutex<T> = crate::spin::SpinLock<T>;
     #[cfg(loom)]
     pub(crate) type HotMutex<T> = sync::Mutex<T>;
 }
