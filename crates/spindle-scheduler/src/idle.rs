@@ -42,7 +42,7 @@
 //! 7. Rules 1 and 3 wake a worker only while fewer workers than cores are unparked. With more
 //!    workers than cores, another runnable thread adds no core: it takes turns with the busy
 //!    ones, and each wake-up and context switch comes out of their time (16 workers on 2 cores
-//!    accepting connections ran a third slower than 2 workers). The unparked workers take the
+//!    took 1.8 times as long as 2 to accept and serve a burst of connections). The unparked workers take the
 //!    work when their polls end, the last searcher among them re-checks the queues before it
 //!    parks (rule 4), and a worker stuck in a long poll is covered by the watch (rules 5 and
 //!    6). With no more workers than cores, this rule never applies.
