@@ -45,7 +45,9 @@
 //!    took 1.8 times as long as 2 to accept and serve a burst of connections). The unparked workers take the
 //!    work when their polls end, the last searcher among them re-checks the queues before it
 //!    parks (rule 4), and a worker stuck in a long poll is covered by the watch (rules 5 and
-//!    6). With no more workers than cores, this rule never applies.
+//!    6), which looks in the injector too while a worker is stuck: there a remote spawn waits
+//!    up to one watch interval (2 ms) when all of those workers are in long polls. With no
+//!    more workers than cores, this rule never applies.
 
 use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::sync::Mutex;

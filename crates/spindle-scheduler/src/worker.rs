@@ -16,9 +16,10 @@
 //! 5. Parking, through the [`Park`] seam. While another worker is busy, the park has a
 //!    timeout ([`STRANDED_CHECK_INTERVAL`]): on waking, the worker looks for work stranded
 //!    behind a worker that has not started a new poll since it parked (its LIFO slot's task,
-//!    or its deque), and takes it over, so no per-worker state waits on a long poll. This is
-//!    a safety net: every push notifies (rules 4 and 6 of `idle.rs`), so work found here is
-//!    work whose notification woke nobody because every other worker was busy then. It keeps
+//!    or its deque, or the injector while such a worker exists), and takes it over, so no
+//!    per-worker state waits on a long poll. This is a safety net: every push notifies (rules
+//!    4 and 6 of `idle.rs`), so work found here is work whose notification woke nobody
+//!    because every other worker was busy then, or as many as there are cores (rule 7). It keeps
 //!    these timed parks for [`WATCH_GRACE_PARKS`] more parks after it last saw the runtime
 //!    busy (rule 5 of `idle.rs`); after that, when every worker is idle, parks are untimed: an
 //!    idle runtime uses no CPU.
@@ -427,8 +428,11 @@ impl<P: Park> Worker<P> {
 
     /// Work behind a stuck worker.
     fn stranded_work(&self) -> bool {
-        self.stuck_workers()
-            .any(|remote| remote.has_lifo() || !remote.stealer.is_empty())
+        let mut stuck = self.stuck_workers().peekable();
+        // The injector too, once some worker is stuck: with as many workers unparked as
+        // there are cores, a remote spawn wakes nobody (rule 7 of `idle`) and counts on them.
+        stuck.peek().is_some() && !self.shared.injector.is_empty()
+            || stuck.any(|remote| remote.has_lifo() || !remote.stealer.is_empty())
     }
 
     /// Moves the stuck workers' LIFO tasks into this worker's deque; their deques are left to

@@ -114,6 +114,47 @@ fn spinning_task_does_not_block_the_other_worker() {
     block_on(spinner).unwrap();
 }
 
+/// As many workers as cores spin, one more is parked: a task spawned from outside wakes
+/// nobody (rule 7 of `idle.rs`: enough workers are unparked), so the parked worker's watch must
+/// find it in the injector. Before the watch looked there, the task waited for a spinner.
+#[test]
+fn a_remote_spawn_runs_while_as_many_workers_as_cores_spin() {
+    let cores = if cfg!(miri) { 1 } else { num_cpus::get() };
+    let scheduler = scheduler(cores + 1);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinning = Arc::new(AtomicUsize::new(0));
+    let spinners: Vec<_> = (0..cores)
+        .map(|_| {
+            let (stop, spinning) = (stop.clone(), spinning.clone());
+            scheduler.spawn(async move {
+                spinning.fetch_add(1, Ordering::SeqCst);
+                while !stop.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    while spinning.load(Ordering::SeqCst) < cores {
+        std::thread::yield_now();
+    }
+    // Time for the spare worker to stop searching and park.
+    std::thread::sleep(Duration::from_millis(50));
+    let late = scheduler.spawn(async { 7 });
+    let (done, finished) = std::sync::mpsc::channel();
+    let joiner = std::thread::spawn(move || done.send(block_on(late).unwrap()));
+    let result = finished.recv_timeout(Duration::from_secs(20));
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(
+        result,
+        Ok(7),
+        "the late task did not run while the others spun"
+    );
+    joiner.join().unwrap().unwrap();
+    for spinner in spinners {
+        block_on(spinner).unwrap();
+    }
+}
+
 #[test]
 #[cfg_attr(miri, ignore = "reads /proc and measures CPU time")]
 fn idle_scheduler_parks_its_workers() {
