@@ -19,15 +19,20 @@
 //!    SeqCst fence, reads the counts. One of the two sees the other, so work is never left
 //!    with every worker asleep. This holds for every push a search can find: the injector and
 //!    the deques.
-//! 5. A parked worker *keeps watch* (parks with a timeout, to look for work stranded behind a
-//!    long poll, `worker.rs`) while another worker is unparked, and for a short grace after the
-//!    runtime was last busy; it decides so under the sleepers lock. A worker that leaves its
-//!    park by itself (a timer or I/O event under the parking seam gave it work) while every
-//!    other worker is parked and none keeps watch nudges one of them, which then decides
-//!    again and keeps watch. Both sides read the other's state under the lock, so a worker
-//!    never leaves an all-idle runtime unwatched. The grace is what keeps a runtime that goes
-//!    idle and busy thousands of times a second (a server under load) from paying a wake-up
-//!    for every nudge.
+//! 5. One parked worker *keeps watch* (parks with a timeout, to look for work stranded behind
+//!    a long poll, `worker.rs`) while another worker is unparked, and for a short grace after
+//!    the runtime was last busy; it decides so under the sleepers lock. The others park
+//!    untimed: each further watcher would be a thread waking every 2 ms on cores the busy
+//!    workers need, to find what the first one finds as soon (16 workers on 2 cores had 14 of
+//!    them). A producer wakes a worker that does not watch, so the watch stays with the
+//!    thread that already wakes for it. A worker that leaves its park by itself (a timer or
+//!    I/O event under the parking seam gave it work) nudges a parked worker into deciding
+//!    again, and so taking the watch, when every other worker was parked, or when it was the
+//!    watcher itself or the worker nudged to become one, and nobody else holds or is taking
+//!    the watch. Both sides read the other's state under the lock, so the watch is never
+//!    dropped while a worker is unparked. The grace is what keeps a runtime that goes idle
+//!    and busy thousands of times a second (a server under load) from paying a wake-up for
+//!    every nudge.
 //! 6. A task put alone in a LIFO slot by a running task (a spawn, or a wake) is not stealable
 //!    work: its owner runs it next, once the current poll ends, which may be long (a CPU-bound
 //!    stretch after a spawn). So it does not wake a worker to search; instead the owner nudges
@@ -68,36 +73,73 @@ pub(crate) struct Idle {
     max_unparked_to_wake: usize,
 }
 
-/// The parked workers, and which of them keep watch (rule 5).
+/// The parked workers, the one that keeps watch (rule 5), and the one nudged to take the watch
+/// that has not yet decided.
 struct Sleepers {
     parked: Vec<usize>,
-    /// Indexed by worker; true only for a parked worker.
-    watching: Vec<bool>,
+    /// At most one parked worker keeps watch: one timed park finds stranded work as soon as
+    /// many would, and every further watcher is a thread waking every 2 ms on shared cores.
+    watcher: Option<usize>,
+    /// A parked worker nudged to take the watch (rule 5), until its `keep_watch` decides.
+    nudged: Option<usize>,
 }
 
 impl Sleepers {
-    fn remove(&mut self, worker: usize) -> bool {
-        let Some(index) = self.parked.iter().position(|&w| w == worker) else {
-            return false;
-        };
+    /// Takes `worker` off the list, dropping its watch or pending nudge. True if it was listed;
+    /// also whether it held the watch or an undecided nudge.
+    fn remove(&mut self, worker: usize) -> Option<bool> {
+        let index = self.parked.iter().position(|&w| w == worker)?;
         self.parked.swap_remove(index);
-        self.watching[worker] = false;
-        true
+        let held_watch = self.watcher == Some(worker) || self.nudged == Some(worker);
+        self.forget(worker);
+        Some(held_watch)
     }
 
+    fn forget(&mut self, worker: usize) {
+        if self.watcher == Some(worker) {
+            self.watcher = None;
+        }
+        if self.nudged == Some(worker) {
+            self.nudged = None;
+        }
+    }
+
+    /// The most recently parked worker that neither keeps watch nor was nudged to; the watcher
+    /// or the nudged one only if no other is parked, so the watch stays with the thread that
+    /// already wakes for it.
     fn pop(&mut self) -> Option<usize> {
-        let worker = self.parked.pop()?;
-        self.watching[worker] = false;
+        let busy_with_watch = |w: usize| self.watcher == Some(w) || self.nudged == Some(w);
+        let index = self
+            .parked
+            .iter()
+            .rposition(|&w| !busy_with_watch(w))
+            .or_else(|| self.parked.len().checked_sub(1))?;
+        let worker = self.parked.swap_remove(index);
+        self.forget(worker);
         Some(worker)
     }
 
-    fn anyone_watching(&self) -> bool {
-        self.parked.iter().any(|&w| self.watching[w])
+    /// Rule 5's nudge: some parked worker, to wake and leave on the list, if nobody keeps or is
+    /// taking the watch. Recorded as nudged.
+    fn worker_to_nudge(&mut self) -> Option<usize> {
+        if self.watcher.is_some() || self.nudged.is_some() {
+            return None;
+        }
+        self.nudged = self.parked.last().copied();
+        self.nudged
     }
 }
 
 #[derive(Clone, Copy)]
 struct Counts(usize);
+
+/// What a parked worker decided in [`Idle::keep_watch`].
+pub(crate) struct Watch {
+    /// Another worker is unparked.
+    pub(crate) others_busy: bool,
+    /// This worker keeps watch: it parks with a timeout.
+    pub(crate) watching: bool,
+}
 
 /// A worker left the sleepers list by itself ([`Idle::unpark_worker_by_id`]).
 pub(crate) struct SelfUnparked {
@@ -123,7 +165,8 @@ impl Idle {
             state: AtomicUsize::new(num_workers * ONE_UNPARKED),
             sleepers: Mutex::new(Sleepers {
                 parked: Vec::with_capacity(num_workers),
-                watching: vec![false; num_workers],
+                watcher: None,
+                nudged: None,
             }),
             num_workers,
             max_searching: num_workers.min(cores).max(1).div_ceil(2),
@@ -176,7 +219,8 @@ impl Idle {
         if self.counts().unparked() == self.num_workers {
             return None;
         }
-        self.sleepers.lock().parked.last().copied()
+        let sleepers = self.sleepers.lock();
+        sleepers.watcher.or_else(|| sleepers.parked.last().copied())
     }
 
     /// Rule 2: true if the caller may start searching.
@@ -211,12 +255,12 @@ impl Idle {
     /// searching, per rule 1).
     pub(crate) fn unpark_worker_by_id(&self, worker: usize) -> Option<SelfUnparked> {
         let mut sleepers = self.sleepers.lock();
-        if !sleepers.remove(worker) {
-            return None;
-        }
+        let held_watch = sleepers.remove(worker)?;
         let prev = Counts(self.state.fetch_add(ONE_UNPARKED, SeqCst));
-        let worker_to_nudge = if prev.unparked() == 0 && !sleepers.anyone_watching() {
-            sleepers.parked.last().copied()
+        // The first worker out of an idle runtime, or a watcher (or a worker nudged to become
+        // one) leaving: someone else must watch.
+        let worker_to_nudge = if prev.unparked() == 0 || held_watch {
+            sleepers.worker_to_nudge()
         } else {
             None
         };
@@ -224,14 +268,24 @@ impl Idle {
     }
 
     /// Rule 5: `worker`, parked, is about to park (again). It keeps watch if another worker is
-    /// unparked or if `in_grace`. Returns whether another worker is unparked.
-    pub(crate) fn keep_watch(&self, worker: usize, in_grace: bool) -> bool {
+    /// unparked or if `in_grace`, unless another parked worker keeps watch already.
+    pub(crate) fn keep_watch(&self, worker: usize, in_grace: bool) -> Watch {
         let mut sleepers = self.sleepers.lock();
         let others_busy = self.counts().unparked() > 0;
+        let mut watching = false;
         if sleepers.parked.contains(&worker) {
-            sleepers.watching[worker] = others_busy || in_grace;
+            if sleepers.nudged == Some(worker) {
+                sleepers.nudged = None;
+            }
+            if sleepers.watcher.is_none() || sleepers.watcher == Some(worker) {
+                watching = others_busy || in_grace;
+                sleepers.watcher = watching.then_some(worker);
+            }
         }
-        others_busy
+        Watch {
+            others_busy,
+            watching,
+        }
     }
 
     /// True while `worker` is still on the sleepers list (nobody chose to wake it).
@@ -317,13 +371,17 @@ mod tests {
             assert!(!idle.transition_worker_to_parked(worker, false));
         }
         let first = idle.unpark_worker_by_id(1).unwrap();
-        assert!(matches!(first.worker_to_nudge, Some(0 | 2)));
+        let nudged = first
+            .worker_to_nudge
+            .expect("nobody watched an idle runtime");
+        let other = 2 - nudged;
         assert!(
             idle.is_parked(0) && idle.is_parked(2),
             "nudged, not unparked"
         );
-        let second = idle.unpark_worker_by_id(2).unwrap();
-        assert_eq!(second.worker_to_nudge, None, "a worker is already busy");
+        let second = idle.unpark_worker_by_id(other).unwrap();
+        assert_eq!(second.worker_to_nudge, None, "a nudge is pending");
+        assert!(idle.keep_watch(nudged, false).watching);
         assert!(
             idle.unpark_worker_by_id(1).is_none(),
             "already off the list"
@@ -336,11 +394,60 @@ mod tests {
         for worker in 0..3 {
             assert!(!idle.transition_worker_to_parked(worker, false));
         }
-        assert!(!idle.keep_watch(0, true), "nobody else is unparked");
-        assert!(!idle.keep_watch(2, false));
+        assert!(
+            !idle.keep_watch(0, true).others_busy,
+            "nobody else is unparked"
+        );
+        assert!(idle.keep_watch(0, true).watching, "in grace");
+        assert!(!idle.keep_watch(2, false).watching);
         let first = idle.unpark_worker_by_id(1).unwrap();
         assert_eq!(first.worker_to_nudge, None, "worker 0 is watching");
-        assert!(idle.keep_watch(2, false), "worker 1 is busy now");
+        let watch = idle.keep_watch(2, false);
+        assert!(watch.others_busy, "worker 1 is busy now");
+        assert!(!watch.watching, "worker 0 keeps the watch");
+    }
+
+    #[test]
+    fn one_sleeper_keeps_watch_and_is_woken_last() {
+        let idle = Idle::new(3, 3);
+        for worker in 0..3 {
+            assert!(!idle.transition_worker_to_parked(worker, false));
+        }
+        assert!(idle.keep_watch(1, true).watching);
+        assert!(
+            !idle.keep_watch(0, true).watching,
+            "worker 1 watches already"
+        );
+        assert!(!idle.keep_watch(2, true).watching);
+        assert_eq!(idle.worker_to_notify(), Some(2), "not the watcher");
+        assert!(
+            idle.transition_worker_to_parked(2, true),
+            "the last searcher"
+        );
+        assert_eq!(idle.worker_to_notify(), Some(2));
+        assert!(idle.transition_worker_to_parked(2, true));
+        assert_eq!(
+            idle.a_parked_worker(),
+            Some(1),
+            "the LIFO watch goes to the watcher"
+        );
+    }
+
+    #[test]
+    fn a_watcher_leaving_by_itself_hands_the_watch_on() {
+        let idle = Idle::new(3, 3);
+        for worker in 0..3 {
+            assert!(!idle.transition_worker_to_parked(worker, false));
+        }
+        let busy = idle.unpark_worker_by_id(0).unwrap();
+        let first_watcher = busy
+            .worker_to_nudge
+            .expect("nobody watched an idle runtime");
+        assert!(idle.keep_watch(first_watcher, false).watching);
+        let watcher_leaves = idle.unpark_worker_by_id(first_watcher).unwrap();
+        let next_watcher = watcher_leaves.worker_to_nudge.expect("the watch moves on");
+        assert_ne!(next_watcher, first_watcher);
+        assert!(idle.keep_watch(next_watcher, false).watching);
     }
 
     #[test]
@@ -348,17 +455,21 @@ mod tests {
         let idle = Idle::new(2, 2);
         assert!(!idle.transition_worker_to_parked(0, false));
         assert!(!idle.transition_worker_to_parked(1, false));
-        assert!(!idle.keep_watch(1, true));
-        assert_eq!(idle.worker_to_notify(), Some(1));
+        assert!(idle.keep_watch(1, true).watching);
+        assert_eq!(
+            idle.worker_to_notify(),
+            Some(0),
+            "the watch stays with worker 1"
+        );
+        assert_eq!(idle.worker_to_notify(), None, "worker 0 searches");
         assert!(
-            idle.transition_worker_to_parked(1, true),
+            idle.transition_worker_to_parked(0, true),
             "the last searcher"
         );
+        assert!(!idle.keep_watch(0, true).watching);
+        assert_eq!(idle.worker_to_notify(), Some(0));
+        assert!(idle.transition_worker_to_parked(0, true));
         let first = idle.unpark_worker_by_id(0).unwrap();
-        assert_eq!(
-            first.worker_to_nudge,
-            Some(1),
-            "worker 1 re-parked unwatched"
-        );
+        assert_eq!(first.worker_to_nudge, None, "worker 1 still watches");
     }
 }

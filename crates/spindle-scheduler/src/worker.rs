@@ -336,9 +336,10 @@ impl<P: Park> Worker<P> {
         self.watch_parks_left = WATCH_GRACE_PARKS;
         let mut lifo_watch = self.shared.claim_lifo_watch(self.index);
         while !self.shared.is_shutdown() {
-            let others_busy = self
+            let watch = self
                 .idle()
                 .keep_watch(self.index, self.watch_parks_left > 0);
+            let others_busy = watch.others_busy;
             if others_busy {
                 self.watch_parks_left = WATCH_GRACE_PARKS;
             }
@@ -347,7 +348,7 @@ impl<P: Park> Worker<P> {
                 self.sample_ticks();
                 self.park_in_driver(cx, Some(LIFO_WATCH_INTERVAL));
                 self.shared.end_lifo_watch(self.index);
-            } else if self.watch_parks_left > 0 {
+            } else if watch.watching && self.watch_parks_left > 0 {
                 self.watch_parks_left -= 1;
                 self.sample_ticks();
                 self.park_in_driver(cx, Some(STRANDED_CHECK_INTERVAL));

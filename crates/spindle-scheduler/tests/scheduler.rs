@@ -174,6 +174,69 @@ fn idle_scheduler_parks_its_workers() {
     );
 }
 
+/// Rule 5 of `idle.rs` with one watcher: of 16 workers, one runs a task that spins for half a
+/// second and the other 15 park. One of them keeps watch (a timed park every 2 ms, about 250
+/// wake-ups); the others park untimed. With every parked worker keeping watch, the 15 woke
+/// about 3,750 times.
+#[test]
+#[cfg_attr(miri, ignore = "reads /proc")]
+fn with_one_worker_busy_only_one_parked_worker_keeps_watch() {
+    let scheduler = Scheduler::builder()
+        .worker_threads(16)
+        .thread_name("watch-probe")
+        .build(|_| ThreadParker::new())
+        .unwrap();
+    let spinning = Arc::new(AtomicUsize::new(0));
+    let spinner = scheduler.spawn({
+        let spinning = spinning.clone();
+        async move {
+            spinning.store(1, Ordering::SeqCst);
+            let end = std::time::Instant::now() + Duration::from_millis(600);
+            while std::time::Instant::now() < end {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    while spinning.load(Ordering::SeqCst) == 0 {
+        std::thread::yield_now();
+    }
+    // Past the workers' start and their first searches.
+    std::thread::sleep(Duration::from_millis(50));
+    let before = voluntary_switches_of_threads("watch-probe");
+    std::thread::sleep(Duration::from_millis(500));
+    let woke = voluntary_switches_of_threads("watch-probe") - before;
+    block_on(spinner).unwrap();
+    assert!(
+        woke < 1_000,
+        "the parked workers woke {woke} times in 500 ms: more than one keeps watch"
+    );
+}
+
+/// Voluntary context switches (each a park that ended) of this process's threads whose name
+/// starts with `prefix`.
+fn voluntary_switches_of_threads(prefix: &str) -> u64 {
+    let mut switches = 0;
+    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(status) = std::fs::read_to_string(path.join("status")) else {
+            continue;
+        };
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .map(str::trim)
+        };
+        if !field("Name:").is_some_and(|name| name.starts_with(prefix)) {
+            continue;
+        }
+        switches += field("voluntary_ctxt_switches:")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    switches
+}
+
 /// User plus system CPU time of this process's threads whose name starts with `prefix`.
 fn cpu_time_of_threads(prefix: &str) -> Duration {
     let mut ticks = 0;

@@ -1,6 +1,6 @@
 //! The idle protocol: rule 4 of [`crate::idle`] against a push into the injector (alone, and
 //! with rule 7 holding the wake-up back), and rule 5 (keeping watch) against a worker leaving
-//! an all-idle runtime.
+//! an all-idle runtime, and against the one watcher leaving while another worker does.
 //!
 //! The producer does what `Shared::schedule_remote` does after its push: a SeqCst fence, then
 //! `worker_to_notify` and an unpark. The worker does what `Worker::search` and `Worker::park`
@@ -249,7 +249,7 @@ fn leaving_an_idle_runtime_vs_a_watcher_ending_its_grace() {
             thread::spawn(move || {
                 let mut in_grace = true;
                 loop {
-                    if idle.keep_watch(0, in_grace) {
+                    if idle.keep_watch(0, in_grace).others_busy {
                         break;
                     }
                     if in_grace {
@@ -265,5 +265,57 @@ fn leaving_an_idle_runtime_vs_a_watcher_ending_its_grace() {
         watcher.join().unwrap();
         assert!(idle.is_parked(0), "a nudge leaves the worker on the list");
         assert_eq!(idle.num_unparked(), 1);
+    });
+}
+
+/// Rule 5 with one watcher: of three parked workers, worker 2 keeps watch and worker 1 parks
+/// untimed (it saw the watch taken). Then workers 0 and 2 leave their parks by themselves at
+/// once (events under the seam gave both work). Worker 1 must end up keeping watch, since two
+/// workers are busy, whatever the interleaving: a nudge sent to worker 0, which is leaving
+/// and never decides, must move on.
+///
+/// Catches: worker 1 parked untimed for good with two workers busy and nobody watching (loom
+/// reports the deadlock), which is what happens if a watcher leaving does not hand the watch
+/// on, or if a nudge that lands on a worker already leaving is lost.
+#[test]
+fn the_watcher_leaving_while_another_worker_leaves_hands_the_watch_on() {
+    model(|| {
+        let idle = Arc::new(Idle::new(3, 3));
+        for worker in 0..3 {
+            assert!(!idle.transition_worker_to_parked(worker, false));
+        }
+        assert!(idle.keep_watch(2, true).watching);
+        assert!(!idle.keep_watch(1, true).watching, "worker 2 watches");
+        let mut parker = ThreadParker::new();
+        let unparkers = [None, Some(parker.unparker()), None];
+        let leave = |idle: &Idle, worker: usize, unparkers: &[Option<ThreadUnparker>; 3]| {
+            let unparked = idle.unpark_worker_by_id(worker).expect("was parked");
+            if let Some(nudged) = unparked.worker_to_nudge {
+                // Workers 0 and 2 are leaving: their parkers' tokens would be spent on return.
+                if let Some(unparker) = &unparkers[nudged] {
+                    unparker.unpark();
+                }
+            }
+        };
+        let leaving: Vec<_> = [0, 2]
+            .into_iter()
+            .map(|worker| {
+                let (idle, unparkers) = (idle.clone(), unparkers.clone());
+                thread::spawn(move || leave(&idle, worker, &unparkers))
+            })
+            .collect();
+        let sleeper = {
+            let idle = idle.clone();
+            thread::spawn(move || loop {
+                parker.park();
+                if idle.keep_watch(1, false).watching {
+                    break;
+                }
+            })
+        };
+        for thread in leaving {
+            thread.join().unwrap();
+        }
+        sleeper.join().unwrap();
     });
 }
