@@ -47,12 +47,12 @@
 //! 7. Rules 1 and 3 wake a worker only while fewer workers than cores are unparked. With more
 //!    workers than cores, another runnable thread adds no core: it takes turns with the busy
 //!    ones, and each wake-up and context switch comes out of their time (16 workers on 2 cores
-//!    took 1.8 times as long as 2 to accept and serve a burst of connections). The unparked workers take the
-//!    work when their polls end, the last searcher among them re-checks the queues before it
-//!    parks (rule 4), and a worker stuck in a long poll is covered by the watch (rules 5 and
-//!    6), which looks in the injector too while a worker is stuck: there a remote spawn waits
-//!    up to one watch interval (2 ms) when all of those workers are in long polls. With no
-//!    more workers than cores, this rule never applies.
+//!    took 1.8 times as long as 2 to accept and serve a burst of connections). The unparked
+//!    workers take the work when their polls end, the last searcher among them re-checks the
+//!    queues before it parks (rule 4), and a worker stuck in a long poll is covered by the
+//!    watch (rules 5 and 6), which looks in the injector too while a worker is stuck: there a
+//!    remote spawn waits up to one watch interval (2 ms) when all of those workers are in long
+//!    polls. With no more workers than cores, this rule never applies.
 
 use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::sync::Mutex;

@@ -212,47 +212,41 @@ fn with_one_worker_busy_only_one_parked_worker_keeps_watch() {
     );
 }
 
-/// Voluntary context switches (each a park that ended) of this process's threads whose name
-/// starts with `prefix`.
-fn voluntary_switches_of_threads(prefix: &str) -> u64 {
-    let mut switches = 0;
-    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
-        let path = entry.unwrap().path();
-        let Ok(status) = std::fs::read_to_string(path.join("status")) else {
-            continue;
-        };
-        let field = |key: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(key))
-                .map(str::trim)
-        };
-        if !field("Name:").is_some_and(|name| name.starts_with(prefix)) {
-            continue;
-        }
-        switches += field("voluntary_ctxt_switches:")
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
-    }
-    switches
+/// The `/proc/self/task/<tid>/` directories of this process's threads whose name starts with
+/// `prefix` (threads that exit while listed are skipped).
+fn threads_named(prefix: &str) -> impl Iterator<Item = std::path::PathBuf> + '_ {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(move |path| {
+            std::fs::read_to_string(path.join("comm"))
+                .is_ok_and(|name| name.trim_end().starts_with(prefix))
+        })
 }
 
-/// User plus system CPU time of this process's threads whose name starts with `prefix`.
+/// Voluntary context switches (each a park that ended) of the threads named `prefix…`.
+fn voluntary_switches_of_threads(prefix: &str) -> u64 {
+    threads_named(prefix)
+        .filter_map(|path| std::fs::read_to_string(path.join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// User plus system CPU time of the threads named `prefix…`.
 fn cpu_time_of_threads(prefix: &str) -> Duration {
-    let mut ticks = 0;
-    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
-        let path = entry.unwrap().path();
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-            continue;
-        };
-        let name = &stat[stat.find('(').unwrap() + 1..stat.rfind(')').unwrap()];
-        if !name.starts_with(prefix) {
-            continue;
-        }
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
-            .split_whitespace()
-            .collect();
-        ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    }
+    let ticks: u64 = threads_named(prefix)
+        .filter_map(|path| std::fs::read_to_string(path.join("stat")).ok())
+        .map(|stat| {
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .collect();
+            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+        })
+        .sum();
     Duration::from_millis(ticks * 10)
 }
