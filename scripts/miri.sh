@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Miri over spindle's unsafe core: the task allocation, raw wakers, JoinHandle, the intrusive
-# owned-task registry and the LIFO slot (spindle-scheduler: unit, integration and doc tests,
-# on real threads, including tests/misuse.rs), and the timer's two unsafe sites (spindle-timer:
+# owned-task registry (and its walk by task dumps) and the LIFO slot (spindle-scheduler: unit,
+# integration and doc tests, on real threads, including tests/misuse.rs and
+# tests/observability.rs), and the timer's two unsafe sites (spindle-timer:
 # tests/allocations.rs arms and drops Sleep and Timeout through the driver, which runs the
 # pin projection in timeout.rs; the driver's unit tests run the owner's deferred cancel in
 # driver.rs; and the slab's unit tests).

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! One worker, so the counts do not depend on which worker runs what. Divide the difference
-//! between two builds' totals by 100,000 for the cost per task or per yield.
+//! between two builds' totals by 100,000 for the cost per task or per yield. `SPINDLE_DEBUG=1`
+//! turns the slow-poll watch on.
 
 use futures::channel::oneshot;
 

@@ -31,6 +31,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io::Write;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -255,12 +256,31 @@ impl BlockingPool {
     /// assert_eq!(futures::executor::block_on(sum).unwrap(), 55);
     /// # pool.shutdown_timeout(std::time::Duration::MAX);
     /// ```
+    #[track_caller]
     pub fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (runnable, handle, registered) = new_task(BlockingTask(Some(f)), self.inner.clone());
+        self.spawn_at(f, Location::caller())
+    }
+
+    /// [`spawn`](Self::spawn), recording `location` as the task's spawn location instead of
+    /// the caller's.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder().build();
+    /// let task = pool.spawn_at(|| 2, std::panic::Location::caller());
+    /// assert_eq!(futures::executor::block_on(task).unwrap(), 2);
+    /// # pool.shutdown_timeout(std::time::Duration::MAX);
+    /// ```
+    pub fn spawn_at<F, R>(&self, f: F, location: &'static Location<'static>) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (runnable, handle, registered) =
+            new_task(BlockingTask(Some(f)), self.inner.clone(), location);
         // No registry: a blocking task is never idle (module docs).
         registered.drop_ref();
         self.inner.schedule(runnable);

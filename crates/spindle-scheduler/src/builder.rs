@@ -11,12 +11,17 @@
 use crate::coop;
 use crate::loom::Arc;
 use crate::queue::{local_queue, LocalQueue};
-use crate::scheduler::{Scheduler, Shared, Spawner};
+use crate::scheduler::{PanicHook, Scheduler, Shared, Spawner};
+use crate::slow_poll::{SlowPoll, SlowPollHook, Watch};
+use crate::task::{Id, JoinError};
 use crate::worker::{self, Remote};
 use spindle_core::Park;
 use std::fmt;
 use std::io;
+use std::io::Write;
+use std::panic::Location;
 use std::sync::mpsc;
+use std::time::Duration;
 
 /// A thread start/stop hook. Always std's `Arc`: the hooks are user code, not part of the
 /// synchronization loom models, and loom's `Arc` cannot hold a `dyn Fn`.
@@ -39,6 +44,9 @@ type Callback = std::sync::Arc<dyn Fn(usize) + Send + Sync>;
 pub struct Builder {
     worker_threads: Option<usize>,
     thread_name: String,
+    on_unhandled_panic: Option<PanicHook>,
+    slow_poll_threshold: Option<Duration>,
+    on_slow_poll: Option<SlowPollHook>,
 }
 
 impl Default for Builder {
@@ -67,7 +75,77 @@ impl Builder {
         Builder {
             worker_threads: None,
             thread_name: "spindle-worker".into(),
+            on_unhandled_panic: None,
+            slow_poll_threshold: None,
+            on_slow_poll: None,
         }
+    }
+
+    /// Reports every task poll that runs longer than `threshold` (see [`SlowPoll`]): while it
+    /// still runs, within about twice the threshold, if another worker is there to see it,
+    /// and when it ends, with its full duration. Off by default; while off, a poll pays
+    /// nothing for it. While on, a poll costs two reads of a coarse clock and a few stores.
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder()
+    ///     .slow_poll_threshold(std::time::Duration::from_millis(100))
+    ///     .build(|_| ThreadParker::new())
+    ///     .unwrap();
+    /// # drop(scheduler);
+    /// ```
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// What reports a slow poll (see [`slow_poll_threshold`](Self::slow_poll_threshold)): by
+    /// default one line on stderr, `spindle: ` and the report's `Display`. `f` runs on a
+    /// worker thread: the slow poll's own after it ends, another one while it runs. A panic
+    /// in it is ignored.
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder()
+    ///     .slow_poll_threshold(std::time::Duration::from_millis(100))
+    ///     .on_slow_poll(|report| eprintln!("slow: {report}"))
+    ///     .build(|_| ThreadParker::new())
+    ///     .unwrap();
+    /// # drop(scheduler);
+    /// ```
+    pub fn on_slow_poll(&mut self, f: impl Fn(&SlowPoll) + Send + Sync + 'static) -> &mut Self {
+        self.on_slow_poll = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Runs `f(id, location, error)` when a task panicked and nobody will read the panic: its
+    /// `JoinHandle` was dropped before it finished, or is dropped unawaited after. It runs on
+    /// the thread that drops the output (the worker that ran the task, or the handle's), must
+    /// not block, and its own panic is ignored. By default nothing runs (std's panic hook has
+    /// already printed the panic).
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    /// use std::sync::mpsc;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let scheduler = Scheduler::builder()
+    ///     .worker_threads(1)
+    ///     .on_unhandled_panic(move |id, location, error| {
+    ///         let _ = tx.lock().unwrap().send(format!("task {id} at {location}: {error}"));
+    ///     })
+    ///     .build(|_| ThreadParker::new())
+    ///     .unwrap();
+    /// drop(scheduler.spawn(async { panic!("boom") })); // detached
+    /// assert!(rx.recv().unwrap().ends_with("task panicked with message \"boom\""));
+    /// ```
+    pub fn on_unhandled_panic(
+        &mut self,
+        f: impl Fn(Id, &'static Location<'static>, &JoinError) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.on_unhandled_panic = Some(std::sync::Arc::new(f));
+        self
     }
 
     /// The number of worker threads. Zero makes [`build`](Builder::build) fail.
@@ -151,7 +229,19 @@ impl Builder {
             locals.push(local);
         }
         Ok(PreparedScheduler {
-            shared: Arc::new(Shared::new(remotes.into_boxed_slice())),
+            shared: Arc::new(Shared::new(
+                remotes.into_boxed_slice(),
+                self.on_unhandled_panic.clone(),
+                self.slow_poll_threshold.map(|threshold| Watch {
+                    threshold,
+                    hook: self.on_slow_poll.clone().unwrap_or_else(|| {
+                        std::sync::Arc::new(|report: &SlowPoll| {
+                            // Not `eprintln!`, which panics if stderr is gone.
+                            let _ = writeln!(std::io::stderr(), "spindle: {report}");
+                        })
+                    }),
+                }),
+            )),
             workers: parks.into_iter().zip(locals).collect(),
             thread_name: self.thread_name.clone(),
             on_thread_start: None,

@@ -20,13 +20,16 @@
 //! The modules, in the order a task meets them:
 //!
 //! - [`task`](crate::JoinHandle): the task allocation, its state machine, wakers, `JoinHandle`.
-//! - `owned`: the registry of unfinished tasks, swept at shutdown.
+//! - `owned`: the registry of unfinished tasks, swept at shutdown, and walked by a
+//!   [task dump](TaskDump).
 //! - `queue`: the deques, stealers and injector.
 //! - `worker`: the worker loop: where a worker looks for work, searching, parking.
 //! - `idle`: which workers are parked or searching, and whom to wake.
 //! - `scheduler`: spawning, waking, shutdown.
 //! - `builder`: the configuration, and the two phases of starting: set up, then spawn threads.
 //! - [`blocking`](BlockingPool): the pool of threads for blocking closures.
+//! - [`metrics`](WorkerMetrics), [`dump`](TaskDump) and `slow_poll` ([`SlowPoll`]): what a
+//!   runtime shows of itself.
 //!
 //! The parking seam ([`Park`], [`ThreadParker`]), the cooperative budget ([`coop`]) and the
 //! loom switch come from `spindle-core`, which the timer and I/O crates share.
@@ -34,12 +37,16 @@
 #[cfg(not(loom))]
 mod blocking;
 mod builder;
+mod clock;
+mod dump;
 mod idle;
+mod metrics;
 mod owned;
 mod queue;
 mod scheduler;
 #[cfg(not(loom))]
 mod spin;
+mod slow_poll;
 mod task;
 mod worker;
 
@@ -48,7 +55,10 @@ pub use blocking::{BlockingPool, BlockingPoolBuilder};
 pub use spindle_core::{coop, Park, ThreadParker, ThreadUnparker, Unpark};
 
 pub use builder::{default_worker_threads, Builder, PreparedScheduler};
+pub use dump::{TaskDump, TaskInfo, TaskState};
+pub use metrics::WorkerMetrics;
 pub use scheduler::{Scheduler, Spawner};
+pub use slow_poll::SlowPoll;
 mod loom {
     //! spindle-core's loom switch, and the lock of the scheduler's hot paths.
     pub(crate) use spindle_core::loom::*;
@@ -64,7 +74,7 @@ mod loom {
     #[cfg(loom)]
     pub(crate) type HotMutex<T> = sync::Mutex<T>;
 }
-pub use task::{JoinError, JoinHandle};
+pub use task::{try_current_task_id, Id, JoinError, JoinHandle};
 
 #[cfg(all(test, loom))]
 mod loom_tests;

@@ -21,6 +21,7 @@
 
 mod idle;
 mod lifo;
+mod slow_poll;
 mod task;
 
 use spindle_core::loom::model;

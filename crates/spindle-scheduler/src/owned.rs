@@ -25,6 +25,10 @@ pub(crate) struct OwnedTasks {
 struct Shard {
     head: Option<NonNull<Header>>,
     closed: bool,
+    /// Tasks listed now, and ever, here: the metrics' alive and spawned counts, kept under a
+    /// lock that spawning and completing take anyway.
+    len: usize,
+    inserted: u64,
 }
 
 // SAFETY: the raw pointers are only followed under the shard lock, and tasks are `Send`.
@@ -62,6 +66,8 @@ impl OwnedTasks {
                     CachePadded::new(Mutex::new(Shard {
                         head: None,
                         closed: false,
+                        len: 0,
+                        inserted: 0,
                     }))
                 })
                 .collect(),
@@ -88,6 +94,8 @@ impl OwnedTasks {
             unsafe { shard.links(old, |l| l.prev = Some(ptr)) };
         }
         shard.head = Some(ptr);
+        shard.len += 1;
+        shard.inserted += 1;
         true
     }
 
@@ -118,6 +126,7 @@ impl OwnedTasks {
                 l.prev = None;
             })
         };
+        shard.len -= 1;
         true
     }
 
@@ -140,11 +149,37 @@ impl OwnedTasks {
                     unsafe { shard.links(next, |l| l.prev = None) };
                 }
                 shard.head = next;
+                shard.len -= 1;
                 // SAFETY: the task was listed, so the registry's reference passes to the caller.
                 return Some(unsafe { TaskRef::from_header(ptr) });
             }
         }
         None
+    }
+
+    /// Calls `f` on every listed task, one shard at a time, each under its shard's lock.
+    pub(crate) fn for_each(&self, f: &mut dyn FnMut(&Header)) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            let mut next = shard.head;
+            while let Some(ptr) = next {
+                // SAFETY: `ptr` is listed here, so the registry's reference keeps it allocated
+                // while the lock is held; its header is only ever shared.
+                f(unsafe { ptr.as_ref() });
+                // SAFETY: as above; the lock guards the links.
+                next = unsafe { shard.links(ptr, |l| l.next) };
+            }
+        }
+    }
+
+    /// Tasks listed now.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().len).sum()
+    }
+
+    /// Tasks ever listed.
+    pub(crate) fn inserted(&self) -> u64 {
+        self.shards.iter().map(|shard| shard.lock().inserted).sum()
     }
 
     /// Only the loom models check that the registry ends empty.

@@ -24,17 +24,21 @@
 //! the scheduler is gone still resolves, as the task's state lives in the task.
 
 use crate::builder::Builder;
+use crate::dump::TaskDump;
 use crate::idle::Idle;
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
 use crate::loom::Arc;
+use crate::metrics::WorkerMetrics;
 use crate::owned::OwnedTasks;
 use crate::queue::{steal_until_settled, Injector, LocalQueue};
-use crate::task::{new_task, JoinHandle, Runnable, Schedule, TaskRef};
+use crate::slow_poll::Watch;
+use crate::task::{new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, TaskRef};
 use crate::worker::Remote;
 use spindle_core::Unpark;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
@@ -49,7 +53,14 @@ pub(crate) struct Shared<U> {
     lifo_watcher: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) workers_running: AtomicUsize,
+    on_unhandled_panic: Option<PanicHook>,
+    /// The slow-poll watch, if a threshold is set.
+    pub(crate) slow_poll: Option<Watch>,
 }
+
+/// What [`Builder::on_unhandled_panic`] runs: std's `Arc`, as for the thread hooks.
+pub(crate) type PanicHook =
+    std::sync::Arc<dyn Fn(Id, &'static Location<'static>, &JoinError) + Send + Sync>;
 
 /// What a worker thread publishes about itself in [`CONTEXT`].
 pub(crate) struct WorkerContext {
@@ -77,7 +88,11 @@ loom::thread_local! {
 
 impl<U: Unpark> Shared<U> {
     /// The state of a scheduler with one worker per entry of `remotes`, none started yet.
-    pub(crate) fn new(remotes: Box<[Remote<U>]>) -> Shared<U> {
+    pub(crate) fn new(
+        remotes: Box<[Remote<U>]>,
+        on_unhandled_panic: Option<PanicHook>,
+        slow_poll: Option<Watch>,
+    ) -> Shared<U> {
         let workers = remotes.len();
         Shared {
             remotes,
@@ -87,6 +102,8 @@ impl<U: Unpark> Shared<U> {
             lifo_watcher: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             workers_running: AtomicUsize::new(workers),
+            on_unhandled_panic,
+            slow_poll,
         }
     }
 
@@ -265,14 +282,24 @@ impl<U: Unpark> Schedule for Arc<Shared<U>> {
     fn release(&self, task: TaskRef) -> bool {
         self.owned.remove(task)
     }
+
+    fn unhandled_panic(&self, task: &Header, error: &JoinError) {
+        if let Some(hook) = &self.on_unhandled_panic {
+            hook(task.id, task.location, error);
+        }
+    }
 }
 
-fn spawn_on<U: Unpark, F>(shared: &Arc<Shared<U>>, future: F) -> JoinHandle<F::Output>
+fn spawn_on<U: Unpark, F>(
+    shared: &Arc<Shared<U>>,
+    future: F,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (runnable, handle, registered) = new_task(future, shared.clone());
+    let (runnable, handle, registered) = new_task(future, shared.clone(), location);
     if shared.owned.insert(registered) {
         shared.schedule(runnable);
     } else {
@@ -350,12 +377,13 @@ impl<U: Unpark> Scheduler<U> {
     /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
     /// assert_eq!(futures::executor::block_on(scheduler.spawn(async { "hi" })).unwrap(), "hi");
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_on(&self.shared, future)
+        spawn_on(&self.shared, future, Location::caller())
     }
 
     /// A handle for spawning from anywhere.
@@ -454,12 +482,144 @@ impl<U: Unpark> Spawner<U> {
     /// let late = spawner.spawn(async { 1 });
     /// assert!(futures::executor::block_on(late).unwrap_err().is_cancelled());
     /// ```
+    ///
+    /// The task's spawn location (in a task dump) is the caller's: this is `#[track_caller]`.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_on(&self.shared, future)
+        spawn_on(&self.shared, future, Location::caller())
+    }
+
+    /// [`spawn`](Self::spawn), recording `location` as the spawn location: for a spawn
+    /// function of a runtime built on this scheduler, which takes its caller's location where
+    /// `#[track_caller]` cannot reach (through a closure, say).
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let here = std::panic::Location::caller();
+    /// let task = scheduler.spawner().spawn_at(async { 1 }, here);
+    /// assert_eq!(futures::executor::block_on(task).unwrap(), 1);
+    /// ```
+    pub fn spawn_at<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(&self.shared, future, location)
+    }
+
+    /// How many worker threads the scheduler runs.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(3).build(|_| ThreadParker::new()).unwrap();
+    /// assert_eq!(scheduler.spawner().num_workers(), 3);
+    /// ```
+    pub fn num_workers(&self) -> usize {
+        self.shared.remotes.len()
+    }
+
+    /// A snapshot of worker `index`'s counters (see [`WorkerMetrics`]).
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below [`num_workers`](Self::num_workers).
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// futures::executor::block_on(scheduler.spawn(async {})).unwrap();
+    /// // The worker counts the poll as it returns, just after the output was handed over.
+    /// while scheduler.spawner().worker_metrics(0).poll_count() == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// ```
+    pub fn worker_metrics(&self, index: usize) -> WorkerMetrics {
+        let workers = self.num_workers();
+        let remote = self.shared.remotes.get(index).unwrap_or_else(|| {
+            panic!(
+                "worker_metrics({index}): the scheduler has {workers} workers, 0 to {}",
+                workers - 1
+            )
+        });
+        remote.metrics()
+    }
+
+    /// Tasks spawned and not yet finished or cancelled (blocking-pool closures are not
+    /// counted: they are not tasks of this scheduler).
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let pending = scheduler.spawn(std::future::pending::<()>());
+    /// assert_eq!(scheduler.spawner().num_alive_tasks(), 1);
+    /// # drop(pending);
+    /// ```
+    pub fn num_alive_tasks(&self) -> usize {
+        self.shared.owned.len()
+    }
+
+    /// Tasks spawned since the scheduler was built (those refused after shutdown excluded).
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// futures::executor::block_on(scheduler.spawn(async {})).unwrap();
+    /// assert_eq!(scheduler.spawner().spawned_tasks_count(), 1);
+    /// ```
+    pub fn spawned_tasks_count(&self) -> u64 {
+        self.shared.owned.inserted()
+    }
+
+    /// Tasks waiting in the injector, the queue of tasks scheduled from outside the workers.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let prepared = Scheduler::builder().worker_threads(1).prepare(|_| ThreadParker::new()).unwrap();
+    /// let spawner = prepared.spawner();
+    /// let early = spawner.spawn(async {}); // no worker runs yet
+    /// assert_eq!(spawner.injector_depth(), 1);
+    /// # drop((early, prepared.start()));
+    /// ```
+    pub fn injector_depth(&self) -> usize {
+        self.shared.injector.len()
+    }
+
+    /// Every live task, now; see [`TaskDump`]. Never waits for a worker, so it completes
+    /// while workers are stuck in long polls.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let pending = scheduler.spawn(std::future::pending::<()>());
+    /// assert_eq!(scheduler.spawner().dump().tasks()[0].id(), pending.id());
+    /// ```
+    pub fn dump(&self) -> TaskDump {
+        TaskDump::collect(|f| self.shared.owned.for_each(f))
+    }
+
+    /// Starts shutting the scheduler down, without waiting: the workers stop after their
+    /// current poll and the last one out cancels every task left. The [`Scheduler`] (its
+    /// drop, or [`Scheduler::shutdown_timeout`]) still joins the threads. For a runtime that
+    /// must stop from inside a task or a hook.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let pending = scheduler.spawn(std::future::pending::<()>());
+    /// scheduler.spawner().begin_shutdown();
+    /// assert!(futures::executor::block_on(pending).unwrap_err().is_cancelled());
+    /// ```
+    pub fn begin_shutdown(&self) {
+        self.shared.begin_shutdown();
     }
 
     /// True if the calling thread is one of this scheduler's workers.

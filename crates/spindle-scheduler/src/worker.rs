@@ -35,18 +35,29 @@
 //! even when the worker never runs dry. The gap matters for tasks that poll in tens of
 //! nanoseconds (a task that yields in a loop): there, 61 ticks pass every few microseconds, and
 //! a non-blocking `epoll_wait` each time cost about a sixth of the worker's time.
+//!
+//! # What a worker records
+//!
+//! Each poll, steal and park moves the worker's own counters (`metrics`: plain stores, read by
+//! snapshots on other threads); its busy time is brought up to date when it parks and at the
+//! maintenance poll, which reads the clock anyway. With a slow-poll threshold set, each poll
+//! is stamped, and the worker looks at the other workers' stamps at the maintenance poll and
+//! after each timed park (`slow_poll`).
 
+use crate::clock;
 use crate::idle::Idle;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32};
+use crate::metrics::{self, Counters, WorkerMetrics};
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
+use crate::slow_poll::{PollStamp, Watch};
 use crate::task::{Header, Runnable};
 use crossbeam_utils::Backoff;
 use spindle_core::{Park, Unpark};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Ticks between two checks of the injector ahead of the local queue (Go's and tokio's 61).
 pub(crate) const GLOBAL_QUEUE_INTERVAL: u32 = 61;
@@ -88,6 +99,10 @@ pub(crate) struct Remote<U> {
     /// Counts the owner's polls, so searchers can tell a worker stuck inside one poll.
     pub(crate) tick: AtomicU32,
     pub(crate) unpark: U,
+    /// Written by the owner only (`metrics`).
+    pub(crate) counters: Counters,
+    /// The poll the owner is in, published while a slow-poll threshold is set.
+    pub(crate) poll_stamp: PollStamp,
 }
 
 impl<U> Remote<U> {
@@ -97,6 +112,8 @@ impl<U> Remote<U> {
             lifo: AtomicPtr::new(ptr::null_mut()),
             tick: AtomicU32::new(0),
             unpark,
+            counters: Counters::default(),
+            poll_stamp: PollStamp::new(),
         }
     }
 
@@ -119,6 +136,12 @@ impl<U> Remote<U> {
 
     pub(crate) fn has_lifo(&self) -> bool {
         !self.lifo.load(Relaxed).is_null()
+    }
+
+    /// A snapshot of this worker's counters.
+    pub(crate) fn metrics(&self) -> WorkerMetrics {
+        let depth = self.stealer.len() + usize::from(self.has_lifo());
+        self.counters.snapshot(depth)
     }
 }
 
@@ -147,8 +170,14 @@ pub(crate) struct Worker<P: Park> {
     seen_ticks: Vec<u32>,
     /// How many more timed parks this worker keeps watch for if every other worker is idle.
     watch_parks_left: u32,
-    /// When the next maintenance poll of the driver may run.
-    next_event_poll: Instant,
+    /// When the next maintenance poll of the driver may run ([`clock::precise_nanos`]).
+    next_event_poll: u64,
+    /// Since when the busy time has not been added to the counters ([`clock::precise_nanos`]).
+    busy_since: u64,
+    /// The slow-poll watch, if a threshold is set (`slow_poll`).
+    watch: Option<Watch>,
+    /// When this worker next looks at the other workers' polls ([`clock::precise_nanos`]).
+    next_watch_check: u64,
     /// Refilled before every task poll (`coop`).
     budget: crate::coop::Budget,
 }
@@ -169,6 +198,7 @@ pub(crate) fn run<P: Park>(
         notify_owed: Cell::new(false),
     };
     let workers = shared.remotes.len();
+    let watch = shared.slow_poll.clone();
     let mut worker = Worker {
         shared,
         index,
@@ -178,7 +208,10 @@ pub(crate) fn run<P: Park>(
         rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
         seen_ticks: vec![0; workers],
         watch_parks_left: 0,
-        next_event_poll: Instant::now(),
+        next_event_poll: 0,
+        busy_since: clock::precise_nanos(),
+        watch,
+        next_watch_check: 0,
         budget,
     };
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
@@ -212,11 +245,13 @@ impl<P: Park> Worker<P> {
     /// The maintenance poll: lets the driver under the seam deliver events without blocking,
     /// unless it did less than [`MIN_EVENT_POLL_GAP`] ago.
     fn poll_driver(&mut self, cx: &WorkerContext) {
-        let now = Instant::now();
+        let now = clock::precise_nanos();
         if now < self.next_event_poll {
             return;
         }
-        self.next_event_poll = now + MIN_EVENT_POLL_GAP;
+        self.account_busy(now);
+        self.watch_other_polls(now);
+        self.next_event_poll = now + MIN_EVENT_POLL_GAP.as_nanos() as u64;
         self.park_in_driver(cx, Some(Duration::ZERO));
         self.pay_owed_notify(cx);
     }
@@ -253,9 +288,34 @@ impl<P: Park> Worker<P> {
             }
         }
         let mut lifo_polls = 0;
+        // With a slow-poll watch, the coarse time: read before the first poll, then after each
+        // poll, which also starts the next (`slow_poll`: a start read early only lengthens the
+        // reported duration, which must never be shorter than the poll).
+        let mut now_ms = if self.watch.is_some() {
+            clock::coarse_millis()
+        } else {
+            0
+        };
         loop {
             self.budget.set(crate::coop::BUDGET_PER_POLL);
-            if let Some(requeued) = task.run() {
+            let requeued = match &self.watch {
+                None => task.run(),
+                Some(watch) => {
+                    let (id, location) = (task.header().id, task.header().location);
+                    let stamp = &self.shared.remotes[self.index].poll_stamp;
+                    stamp.begin(id, location, now_ms, self.tick);
+                    let requeued = task.run();
+                    now_ms = clock::coarse_millis();
+                    watch.after_poll(id, location, stamp.end(), now_ms);
+                    requeued
+                }
+            };
+            let counters = &self.remote().counters;
+            metrics::add(&counters.polls, 1);
+            if self.budget.get() == 0 {
+                metrics::add(&counters.forced_yields, 1);
+            }
+            if let Some(requeued) = requeued {
                 self.push_back(cx, requeued);
             }
             let Some(next) = self.remote().take_lifo() else {
@@ -301,9 +361,14 @@ impl<P: Park> Worker<P> {
                     continue;
                 }
                 let remote = &self.shared.remotes[victim];
+                let before = cx.local.len();
                 if let Some(task) =
                     steal_until_settled(|| remote.stealer.steal_batch_and_pop(&cx.local))
                 {
+                    let counters = &self.remote().counters;
+                    let taken = 1 + cx.local.len().saturating_sub(before);
+                    metrics::add(&counters.steals, taken as u64);
+                    metrics::add(&counters.steal_operations, 1);
                     return Some(task);
                 }
             }
@@ -322,10 +387,43 @@ impl<P: Park> Worker<P> {
         self.remote().has_lifo() || !cx.local.is_empty()
     }
 
+    /// Parks until there is work, counting the time before as busy.
     fn park(&mut self, cx: &WorkerContext) {
         if self.has_local_work(cx) {
             return;
         }
+        self.account_busy(clock::precise_nanos());
+        self.sleep(cx);
+        self.busy_since = clock::precise_nanos();
+    }
+
+    /// Reports the other workers' polls that have run past the slow-poll threshold, at most
+    /// once per half threshold (`slow_poll`).
+    fn watch_other_polls(&mut self, now: u64) {
+        let Some(watch) = &self.watch else {
+            return;
+        };
+        if now < self.next_watch_check {
+            return;
+        }
+        self.next_watch_check = now + watch.check_interval_nanos();
+        for (index, remote) in self.shared.remotes.iter().enumerate() {
+            if index != self.index {
+                watch.check(&remote.poll_stamp);
+            }
+        }
+    }
+
+    /// Adds the time since `busy_since` to the busy counter.
+    fn account_busy(&mut self, now: u64) {
+        let busy = now.saturating_sub(self.busy_since);
+        metrics::add(&self.remote().counters.busy_nanos, busy);
+        self.busy_since = now;
+    }
+
+    /// The park proper: leaves the searchers, keeps watch while others are busy, and returns
+    /// once there is work for this worker.
+    fn sleep(&mut self, cx: &WorkerContext) {
         let was_last_searcher = self
             .idle()
             .transition_worker_to_parked(self.index, self.is_searching);
@@ -354,6 +452,9 @@ impl<P: Park> Worker<P> {
                 self.park_in_driver(cx, Some(STRANDED_CHECK_INTERVAL));
             } else {
                 self.park_in_driver(cx, None);
+            }
+            if self.watch.is_some() {
+                self.watch_other_polls(clock::precise_nanos());
             }
             if self.has_local_work(cx) {
                 // A driver under the seam woke tasks onto this worker.
@@ -384,6 +485,9 @@ impl<P: Park> Worker<P> {
     /// Parks through the seam (`None`: untimed), with `in_park` set while the driver under it
     /// may wake tasks onto this worker.
     fn park_in_driver(&mut self, cx: &WorkerContext, timeout: Option<Duration>) {
+        if timeout != Some(Duration::ZERO) {
+            metrics::add(&self.remote().counters.parks, 1);
+        }
         cx.in_park.set(true);
         match timeout {
             Some(timeout) => self.park.park_timeout(timeout),
@@ -439,8 +543,15 @@ impl<P: Park> Worker<P> {
     /// Moves the stuck workers' LIFO tasks into this worker's deque; their deques are left to
     /// the search that follows.
     fn take_stranded_lifo_tasks(&self, cx: &WorkerContext) {
+        let mut taken = 0;
         for task in self.stuck_workers().filter_map(Remote::take_lifo) {
             cx.local.push(task);
+            taken += 1;
+        }
+        if taken > 0 {
+            let counters = &self.remote().counters;
+            metrics::add(&counters.steals, taken);
+            metrics::add(&counters.steal_operations, 1);
         }
     }
 

@@ -4,6 +4,7 @@
 //! pending; the future's waker unparks it. The waker is made once per thread and reused, so a
 //! `block_on` call allocates nothing.
 
+use crate::panic_policy::Failure;
 use spindle_core::coop::BUDGET_PER_POLL;
 use std::cell::Cell;
 use std::future::Future;
@@ -16,12 +17,21 @@ thread_local! {
 }
 
 /// Polls `future` on this thread until it completes, parking between polls. Each poll starts
-/// with a full cooperative `budget`, like a task's.
-pub(crate) fn run_to_completion<F: Future>(future: F, budget: &Cell<u8>) -> F::Output {
+/// with a full cooperative `budget`, like a task's. With a `failure`, a runtime stopped by an
+/// unhandled panic makes this panic instead of waiting on (the failing side wakes it).
+pub(crate) fn run_to_completion<F: Future>(
+    future: F,
+    budget: &Cell<u8>,
+    failure: Option<&Failure>,
+) -> F::Output {
     let mut future = pin!(future);
+    let _blocked = failure.map(Failure::block);
     WAKER.with(|waker| {
         let mut cx = Context::from_waker(waker);
         loop {
+            if let Some(failure) = failure {
+                failure.check();
+            }
             budget.set(BUDGET_PER_POLL);
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;

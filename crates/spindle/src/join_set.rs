@@ -80,6 +80,7 @@ impl<T: Send + 'static> JoinSet<T> {
     /// set.spawn(async { 1 });
     /// assert_eq!(set.len(), 1);
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&mut self, future: F)
     where
         F: Future<Output = T> + Send + 'static,

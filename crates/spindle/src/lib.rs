@@ -19,7 +19,11 @@
 //! ```
 //!
 //! - Running: [`block_on`], [`Runtime`], [`Builder`], [`Handle`].
-//! - Tasks: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`].
+//! - Tasks: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`],
+//!   task ids ([`task::id`]).
+//! - Seeing inside a runtime: [`Handle::metrics`] ([`RuntimeMetrics`], [`WorkerMetrics`]),
+//!   [`Handle::dump`] ([`TaskDump`]), slow polls and stalls ([`Builder::slow_poll_threshold`],
+//!   `SPINDLE_DEBUG=1`), thread hooks, [`UnhandledPanic`]; docs/observability.md.
 //! - Many futures at once: [`join_all`], [`try_join_all`].
 //! - Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`] (also at [`time`]).
 //! - Subprocesses and signals: [`process`] (`Command`, `Child`), [`signal`] (`ctrl_c`).
@@ -41,17 +45,23 @@ mod context;
 pub mod io;
 mod join;
 mod join_set;
+mod metrics;
 pub mod net;
+mod panic_policy;
 pub mod process;
 mod runtime;
 pub mod signal;
-mod task;
+pub mod task;
 pub mod time;
 
 pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
 pub use join_set::JoinSet;
+pub use metrics::RuntimeMetrics;
+pub use panic_policy::UnhandledPanic;
 pub use runtime::{Builder, Handle, Runtime};
-pub use spindle_scheduler::{JoinError, JoinHandle};
+pub use spindle_scheduler::{
+    JoinError, JoinHandle, SlowPoll, TaskDump, TaskInfo, TaskState, WorkerMetrics,
+};
 pub use task::{spawn, spawn_blocking, yield_now, YieldNow};
 pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
 

@@ -1,6 +1,9 @@
 //! `Runtime`, its `Builder`, the cloneable `Handle`, and the process-wide default runtime.
 
 use crate::context;
+use crate::panic_policy::Failure;
+use crate::{RuntimeMetrics, TaskDump};
+use crate::{SlowPoll, UnhandledPanic};
 use spindle_core::{Park, ThreadParker, ThreadUnparker, Unpark};
 use spindle_io::{IoParker, IoUnparker, Reactor};
 use spindle_scheduler::{BlockingPool, Scheduler, Spawner};
@@ -8,6 +11,7 @@ use spindle_timer::{Timer, TimerParker};
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::Location;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -54,7 +58,18 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    on_thread_start: Option<ThreadHook>,
+    on_thread_stop: Option<ThreadHook>,
+    unhandled_panic: UnhandledPanic,
+    slow_poll_threshold: Option<Duration>,
+    on_slow_poll: Option<SlowPollHook>,
 }
+
+/// A thread start or stop hook.
+type ThreadHook = Arc<dyn Fn() + Send + Sync>;
+
+/// A reporter of slow polls.
+type SlowPollHook = Arc<dyn Fn(&SlowPoll) + Send + Sync>;
 
 /// A cheap, cloneable reference to a runtime, for spawning from anywhere.
 ///
@@ -72,6 +87,8 @@ pub struct Handle {
     timer: Arc<Timer>,
     reactor: Arc<Reactor>,
     blocking: BlockingPool,
+    /// With `UnhandledPanic::ShutdownRuntime` only.
+    failure: Option<Arc<Failure>>,
 }
 
 impl Runtime {
@@ -113,7 +130,7 @@ impl Runtime {
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let guard = context::enter_block_on(&self.handle);
-        crate::block_on::run_to_completion(future, guard.budget())
+        crate::block_on::run_to_completion(future, guard.budget(), self.handle.failure.as_deref())
     }
 
     /// Runs a blocking closure on this runtime's blocking pool; see [`Handle::spawn_blocking`].
@@ -123,6 +140,7 @@ impl Runtime {
     /// let task = runtime.spawn_blocking(|| std::fs::metadata("/").is_ok());
     /// assert!(runtime.block_on(task).unwrap());
     /// ```
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> crate::JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -138,6 +156,7 @@ impl Runtime {
     /// let task = runtime.spawn(async { 7 });
     /// assert_eq!(runtime.block_on(task).unwrap(), 7);
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> crate::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -155,6 +174,10 @@ impl Runtime {
     /// ```
     pub fn handle(&self) -> Handle {
         self.handle.clone()
+    }
+
+    pub(crate) fn handle_ref(&self) -> &Handle {
+        &self.handle
     }
 
     /// Shuts the runtime down, waiting at most `timeout` for workers to finish the poll they
@@ -177,6 +200,9 @@ impl Runtime {
         let Some(scheduler) = self.scheduler.take() else {
             return;
         };
+        if let Some(failure) = &self.handle.failure {
+            failure.set_spawner(None);
+        }
         scheduler.shutdown_timeout(timeout);
         let left = deadline.map_or(Duration::MAX, |d| {
             d.saturating_duration_since(Instant::now())
@@ -212,7 +238,147 @@ impl Builder {
             thread_name: "spindle-worker".into(),
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
+            on_thread_start: None,
+            on_thread_stop: None,
+            unhandled_panic: UnhandledPanic::Ignore,
+            slow_poll_threshold: None,
+            on_slow_poll: None,
         }
+    }
+
+    /// Reports every task poll that runs longer than `threshold` without yielding: asyncio's
+    /// debug mode and its `slow_callback_duration`. A slow poll is reported while it still
+    /// runs (a stall: the worker is stuck in it), within about twice the threshold, by another
+    /// worker, and again when it ends, with its full duration; each report names the task and
+    /// where it was spawned (see [`SlowPoll`]). A runtime with one worker reports only the end.
+    ///
+    /// Off by default, and then free. `SPINDLE_DEBUG=1` in the environment turns it on at
+    /// 100 ms for every runtime built without an explicit threshold. While on, each poll
+    /// reads a coarse clock twice.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = spindle::Builder::new()
+    ///     .worker_threads(2)
+    ///     .slow_poll_threshold(Duration::from_millis(20))
+    ///     .build()
+    ///     .unwrap();
+    /// runtime.block_on(async {
+    ///     // Blocks its worker for 50 ms: one line on stderr while it runs, one when it ends,
+    ///     // "spindle: task 1 spawned at src/main.rs:11:5 ran 50 ms in one poll ...".
+    ///     spindle::spawn(async { std::thread::sleep(Duration::from_millis(50)) }).await.unwrap();
+    /// });
+    /// ```
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// Replaces the reporter of slow polls (by default one line on stderr, `spindle: ` and
+    /// the report). `f` runs on a worker thread: the slow task's own when the poll ends,
+    /// another worker's while it runs. Keep it short; a panic in it is ignored.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let reports = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = reports.clone();
+    /// let runtime = spindle::Builder::new()
+    ///     .worker_threads(2)
+    ///     .slow_poll_threshold(Duration::from_millis(20))
+    ///     .on_slow_poll(move |report| sink.lock().unwrap().push(report.clone()))
+    ///     .build()
+    ///     .unwrap();
+    /// let slow = runtime.spawn(async { std::thread::sleep(Duration::from_millis(60)) });
+    /// let id = slow.id();
+    /// runtime.block_on(slow).unwrap();
+    /// drop(runtime); // the workers are done reporting
+    /// let reports = reports.lock().unwrap();
+    /// let end = reports.iter().find(|r| !r.still_running()).unwrap();
+    /// assert_eq!(end.task(), id);
+    /// assert!(end.duration() >= Duration::from_millis(60));
+    /// ```
+    pub fn on_slow_poll(&mut self, f: impl Fn(&SlowPoll) + Send + Sync + 'static) -> &mut Self {
+        self.on_slow_poll = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every thread of the runtime as it starts: each worker thread, before it
+    /// runs any task, and each blocking-pool thread, before its first closure. For
+    /// thread-local setup, tracing spans, CPU pinning. On a worker, the runtime is current
+    /// already ([`Handle::current`] works).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let runtime = spindle::Builder::new()
+    ///     .worker_threads(2)
+    ///     .on_thread_start(move || {
+    ///         counter.fetch_add(1, SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// runtime.block_on(runtime.spawn_blocking(|| ())).unwrap();
+    /// drop(runtime);
+    /// assert_eq!(started.load(SeqCst), 3); // two workers, one blocking thread
+    /// ```
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every thread of the runtime as it stops: a worker after its last task,
+    /// at shutdown; a blocking thread when it exits (idle past its keep-alive, or at
+    /// shutdown).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// use std::sync::Arc;
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let counter = stopped.clone();
+    /// let runtime = spindle::Builder::new()
+    ///     .worker_threads(2)
+    ///     .on_thread_stop(move || {
+    ///         counter.fetch_add(1, SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// drop(runtime);
+    /// assert_eq!(stopped.load(SeqCst), 2);
+    /// ```
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// What to do when a task panics and nobody reads the panic (its `JoinHandle` was
+    /// dropped, or is dropped unawaited): see [`UnhandledPanic`]. The default is
+    /// [`Ignore`](UnhandledPanic::Ignore).
+    ///
+    /// ```
+    /// use spindle::UnhandledPanic;
+    ///
+    /// let runtime = spindle::Builder::new()
+    ///     .worker_threads(1)
+    ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
+    ///     .build()
+    ///     .unwrap();
+    /// drop(runtime.spawn(async { panic!("nobody awaits this") }));
+    /// let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     runtime.block_on(std::future::pending::<()>())
+    /// }));
+    /// let message = stopped.unwrap_err().downcast::<String>().unwrap();
+    /// assert!(message.contains("nobody awaits this"));
+    /// ```
+    pub fn unhandled_panic(&mut self, policy: UnhandledPanic) -> &mut Self {
+        self.unhandled_panic = policy;
+        self
     }
 
     /// The most threads the blocking pool ([`spawn_blocking`](crate::spawn_blocking)) runs at
@@ -295,15 +461,37 @@ impl Builder {
             .unwrap_or_else(spindle_scheduler::default_worker_threads);
         let (timer, mut parkers) = parking_stacks(&reactor, workers);
         // Phase one: everything a handle holds, with no thread started.
-        let mut scheduler = spindle_scheduler::Builder::new()
+        let mut scheduler_builder = spindle_scheduler::Builder::new();
+        scheduler_builder
             .worker_threads(workers)
-            .thread_name(self.thread_name.clone())
-            .prepare(|_| parkers.next().expect("one parking stack per worker"))?;
+            .thread_name(self.thread_name.clone());
+        if let Some(threshold) = self.slow_poll_threshold.or_else(debug_mode_threshold) {
+            scheduler_builder.slow_poll_threshold(threshold);
+        }
+        if let Some(f) = self.on_slow_poll.clone() {
+            scheduler_builder.on_slow_poll(move |report| f(report));
+        }
+        let failure = match self.unhandled_panic {
+            UnhandledPanic::Ignore => None,
+            UnhandledPanic::ShutdownRuntime => {
+                let failure = Arc::new(Failure::new());
+                let hook = failure.clone();
+                scheduler_builder
+                    .on_unhandled_panic(move |id, location, error| hook.fail(id, location, error));
+                Some(failure)
+            }
+        };
+        let mut scheduler =
+            scheduler_builder.prepare(|_| parkers.next().expect("one parking stack per worker"))?;
+        if let Some(failure) = &failure {
+            failure.set_spawner(Some(scheduler.spawner()));
+        }
         let handle = Handle {
             spawner: scheduler.spawner(),
             timer,
             reactor,
             blocking: self.blocking_pool(),
+            failure,
         };
         let pool = handle.blocking.clone();
         handle
@@ -311,9 +499,21 @@ impl Builder {
             .set_blocking_spawner(move |job| drop(pool.spawn(job)));
         // Phase two: the workers, each with the handle current for its whole life.
         let worker_handle = handle.clone();
+        let on_start = self.on_thread_start.clone();
+        let on_stop = self.on_thread_stop.clone();
         scheduler
-            .on_thread_start(move |index| context::enter_worker(worker_handle.clone(), index))
-            .on_thread_stop(|_| context::exit_worker());
+            .on_thread_start(move |index| {
+                context::enter_worker(worker_handle.clone(), index);
+                if let Some(f) = &on_start {
+                    f();
+                }
+            })
+            .on_thread_stop(move |_| {
+                if let Some(f) = &on_stop {
+                    f();
+                }
+                context::exit_worker();
+            });
         Ok(Runtime {
             handle,
             scheduler: Some(scheduler.start()?),
@@ -321,11 +521,18 @@ impl Builder {
     }
 
     fn blocking_pool(&self) -> BlockingPool {
-        BlockingPool::builder()
+        let mut builder = BlockingPool::builder();
+        builder
             .max_threads(self.max_blocking_threads)
             .keep_alive(self.blocking_keep_alive)
-            .thread_name(format!("{}-blocking", self.thread_name))
-            .build()
+            .thread_name(format!("{}-blocking", self.thread_name));
+        if let Some(f) = self.on_thread_start.clone() {
+            builder.on_thread_start(move || f());
+        }
+        if let Some(f) = self.on_thread_stop.clone() {
+            builder.on_thread_stop(move || f());
+        }
+        builder.build()
     }
 }
 
@@ -402,12 +609,26 @@ impl Handle {
     /// let late = handle.spawn(async { 1 });
     /// assert!(spindle::block_on(late).unwrap_err().is_cancelled());
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> crate::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         self.spawner.spawn(future)
+    }
+
+    /// `spawn`, recording `location` as the spawn location.
+    pub(crate) fn spawn_at<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> crate::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawner.spawn_at(future, location)
     }
 
     /// Runs the blocking closure `f` on this runtime's blocking pool, so that no worker
@@ -419,16 +640,75 @@ impl Handle {
     /// let task = handle.spawn_blocking(|| "read a file, say");
     /// assert_eq!(runtime.block_on(task).unwrap(), "read a file, say");
     /// ```
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> crate::JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
+        self.spawn_blocking_at(f, Location::caller())
+    }
+
+    /// `spawn_blocking`, recording `location` as the spawn location.
+    pub(crate) fn spawn_blocking_at<F, R>(
+        &self,
+        f: F,
+        location: &'static Location<'static>,
+    ) -> crate::JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
         let handle = self.clone();
-        self.blocking.spawn(move || {
+        let f = move || {
             let _current = context::enter_blocking(handle);
             f()
-        })
+        };
+        self.blocking.spawn_at(f, location)
+    }
+
+    /// A snapshot of the runtime's metrics: task counts, queue depths, and each worker's
+    /// counters (see [`RuntimeMetrics`]). Cheap enough to call every second.
+    ///
+    /// ```
+    /// let runtime = spindle::Builder::new().worker_threads(2).build().unwrap();
+    /// let handle = runtime.handle();
+    /// let before = handle.metrics().spawned_tasks_count();
+    /// runtime.block_on(async { spindle::spawn(async {}).await.unwrap() });
+    /// assert_eq!(handle.metrics().spawned_tasks_count(), before + 1);
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        let spawner = &self.spawner;
+        RuntimeMetrics {
+            workers: (0..spawner.num_workers())
+                .map(|index| spawner.worker_metrics(index))
+                .collect(),
+            num_alive_tasks: spawner.num_alive_tasks(),
+            spawned_tasks_count: spawner.spawned_tasks_count(),
+            injector_depth: spawner.injector_depth(),
+            blocking_threads: self.blocking.live_threads(),
+            armed_timers: self.timer.len(),
+            io_registrations: self.reactor.registrations(),
+        }
+    }
+
+    /// Every live task of the runtime, now: its id, spawn location, state, age and polls
+    /// (asyncio's `all_tasks`). Tasks waiting on sockets, timers, channels and join handles
+    /// are listed like any other. It reads the registry of live tasks and never waits for a
+    /// worker, so it completes while a worker is stuck in a long poll. `Display` prints one
+    /// line per task, oldest first.
+    ///
+    /// ```
+    /// let runtime = spindle::Builder::new().worker_threads(1).build().unwrap();
+    /// let sleeper = runtime.spawn(spindle::sleep(std::time::Duration::from_secs(60)));
+    /// let dump = runtime.handle().dump();
+    /// assert_eq!(dump.tasks().len(), 1);
+    /// assert_eq!(dump.tasks()[0].id(), sleeper.id());
+    /// assert_eq!(dump.tasks()[0].location().file(), file!());
+    /// println!("{dump}"); // task 1 idle 0.0s polls=1 spawned at src/main.rs:3:15
+    /// ```
+    pub fn dump(&self) -> TaskDump {
+        self.spawner.dump()
     }
 
     /// The number of armed timers (sleeps, timeouts and intervals registered and not yet
@@ -473,6 +753,13 @@ pub(crate) fn default_runtime() -> &'static Runtime {
     })
 }
 
+/// The slow-poll threshold of `SPINDLE_DEBUG=1` (asyncio's `PYTHONASYNCIODEBUG`): 100 ms, as
+/// asyncio's `slow_callback_duration`. Any other value, or none, leaves it off.
+fn debug_mode_threshold() -> Option<Duration> {
+    let on = std::env::var("SPINDLE_DEBUG").is_ok_and(|value| value.trim() == "1");
+    on.then_some(Duration::from_millis(100))
+}
+
 /// `SPINDLE_WORKER_THREADS`, if set.
 fn worker_threads_from_env() -> Option<usize> {
     let value = std::env::var("SPINDLE_WORKER_THREADS").ok()?;
@@ -501,7 +788,8 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
-            .finish()
+            .field("unhandled_panic", &self.unhandled_panic)
+            .finish_non_exhaustive()
     }
 }
 

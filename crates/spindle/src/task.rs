@@ -1,11 +1,59 @@
-//! Spawning and yielding.
+//! Tasks: spawning, yielding, and which task is running (asyncio's `current_task`).
+//!
+//! Every task has an [`Id`], unique in the process, and remembers where it was spawned: the
+//! spawn functions are `#[track_caller]`, so a [task dump](crate::Handle::dump) names the
+//! line of the `spawn` call.
+//!
+//! ```
+//! spindle::block_on(async {
+//!     let task = spindle::spawn(async { spindle::task::id() });
+//!     let id = task.id();
+//!     assert_eq!(task.await.unwrap(), id);
+//! });
+//! ```
 
 use crate::context;
 use crate::JoinHandle;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+pub use spindle_scheduler::Id;
+
+/// The id of the task this code runs in (a spawned task, or a `spawn_blocking` closure).
+///
+/// # Panics
+///
+/// Outside any task, as in the future given to `block_on` itself, which is not a task. Use
+/// [`try_id`] there.
+///
+/// ```
+/// spindle::block_on(async {
+///     let id = spindle::spawn(async { spindle::task::id() }).await.unwrap();
+///     println!("the task was {id}");
+/// });
+/// ```
+#[track_caller]
+pub fn id() -> Id {
+    try_id().unwrap_or_else(|| {
+        panic!(
+            "spindle::task::id() called outside a task (the future given to block_on is not              a task); call it inside a spawned task, or use spindle::task::try_id()"
+        )
+    })
+}
+
+/// The id of the task this code runs in, or `None` outside any task.
+///
+/// ```
+/// assert_eq!(spindle::task::try_id(), None);
+/// let inside = spindle::block_on(spindle::spawn(async { spindle::task::try_id() }));
+/// assert!(inside.unwrap().is_some());
+/// ```
+pub fn try_id() -> Option<Id> {
+    spindle_scheduler::try_current_task_id()
+}
 
 /// Spawns `future` as a task that runs in parallel on the runtime's workers.
 ///
@@ -18,14 +66,18 @@ use std::task::{Context, Poll};
 /// let handle = spindle::spawn(async { 40 + 2 });
 /// assert_eq!(spindle::block_on(handle).unwrap(), 42);
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let location = Location::caller();
     context::with_current(|current| match current {
-        Some(handle) => handle.spawn(future),
-        None => crate::runtime::default_runtime().spawn(future),
+        Some(handle) => handle.spawn_at(future, location),
+        None => crate::runtime::default_runtime()
+            .handle_ref()
+            .spawn_at(future, location),
     })
 }
 
@@ -57,14 +109,18 @@ where
 ///     assert!(digest.await.unwrap() < 1_000_007);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    let location = Location::caller();
     context::with_current(|current| match current {
-        Some(handle) => handle.spawn_blocking(f),
-        None => crate::runtime::default_runtime().spawn_blocking(f),
+        Some(handle) => handle.spawn_blocking_at(f, location),
+        None => crate::runtime::default_runtime()
+            .handle_ref()
+            .spawn_blocking_at(f, location),
     })
 }
 

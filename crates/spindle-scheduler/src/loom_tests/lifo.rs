@@ -63,7 +63,8 @@ fn spawn(
         polls: polls.clone(),
         value,
     };
-    let (runnable, handle, registered) = new_task(future, scheduler.clone());
+    let (runnable, handle, registered) =
+        new_task(future, scheduler.clone(), std::panic::Location::caller());
     registered.drop_ref();
     (runnable, handle, polls)
 }
@@ -175,10 +176,14 @@ fn lone_lifo_task_vs_the_last_searcher_parking() {
         let (_idle_queue, idle_stealer) = local_queue();
         let owner_parker = ThreadParker::new();
         let mut idle_parker = ThreadParker::new();
-        let shared = Arc::new(Shared::new(Box::new([
-            Remote::new(owner_stealer, owner_parker.unparker()),
-            Remote::new(idle_stealer, idle_parker.unparker()),
-        ])));
+        let shared = Arc::new(Shared::new(
+            Box::new([
+                Remote::new(owner_stealer, owner_parker.unparker()),
+                Remote::new(idle_stealer, idle_parker.unparker()),
+            ]),
+            None,
+            None,
+        ));
 
         let owner = {
             let shared = shared.clone();

@@ -54,7 +54,8 @@ impl TestScheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, handle, registered) = new_task(future, self.clone());
+        let (runnable, handle, registered) =
+            new_task(future, self.clone(), std::panic::Location::caller());
         assert!(self.0.owned.insert(registered));
         self.schedule(runnable);
         handle

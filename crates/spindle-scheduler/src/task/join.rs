@@ -5,7 +5,7 @@
 //! join waker (invariants 3 and 4 of the [task module](super)).
 
 use super::raw::{abort, header, Header};
-use super::JoinError;
+use super::{Id, JoinError};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -71,6 +71,19 @@ impl<T> JoinHandle<T> {
         unsafe { abort(self.raw) }
     }
 
+    /// The task's id, the one [`try_current_task_id`](crate::try_current_task_id) returns
+    /// inside it.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let (a, b) = (scheduler.spawn(async {}), scheduler.spawn(async {}));
+    /// assert_ne!(a.id(), b.id());
+    /// ```
+    pub fn id(&self) -> Id {
+        self.header().id
+    }
+
     /// True once the task has completed, was cancelled, or panicked: awaiting it will not wait.
     ///
     /// ```
@@ -120,6 +133,7 @@ impl<T> Unpin for JoinHandle<T> {}
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
+            .field("id", &self.id())
             .field("finished", &self.is_finished())
             .finish()
     }

@@ -1,7 +1,8 @@
 //! Tasks: one allocation per spawned future, a state word, and the handles onto it.
 //!
 //! A task is a single heap block (a [`Cell`](raw)) holding a [`Header`] (the state word, the
-//! vtable, the owned-task links and the join waker), the scheduler it belongs to, and the
+//! vtable, the owned-task links, the join waker, and what a task dump shows: the task's id,
+//! spawn location, spawn time and poll count), the scheduler it belongs to, and the
 //! *stage*: the future while it runs, then its output, then nothing. Three kinds of handle
 //! point at it, each holding one counted reference:
 //!
@@ -65,12 +66,15 @@
 //! how `yield_now` reaches the end of the queue instead of the LIFO slot.
 
 mod error;
+mod id;
 mod join;
 mod raw;
 pub(crate) mod state;
 mod waker;
 
 pub use error::JoinError;
+pub(crate) use id::CurrentGuard;
+pub use id::{try_current_task_id, Id};
 pub use join::JoinHandle;
 pub(crate) use raw::{new_task, Header, OwnedLinks, Runnable, TaskRef};
 
@@ -82,4 +86,7 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// The task completed: remove it from the owned-task registry. Returns true when it was
     /// still registered, in which case the registry's reference now belongs to the caller.
     fn release(&self, task: TaskRef) -> bool;
+
+    /// The task panicked and its output is being dropped unread: nobody awaited it.
+    fn unhandled_panic(&self, _task: &Header, _error: &JoinError) {}
 }

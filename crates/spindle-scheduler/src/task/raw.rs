@@ -28,10 +28,12 @@
 mod vtable;
 
 use super::state::{Notify, State, ToShutdown};
-use super::{JoinError, JoinHandle, Schedule};
+use super::{Id, JoinError, JoinHandle, Schedule};
+use crate::clock;
 use crate::loom::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::task::Waker;
 pub(crate) use vtable::Vtable;
@@ -45,6 +47,15 @@ pub(crate) struct Header {
     pub(crate) owned: UnsafeCell<OwnedLinks>,
     /// Written by the `JoinHandle` per invariant 4 of the task module.
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) id: Id,
+    /// Where the task was spawned (`#[track_caller]` through every spawn function).
+    pub(crate) location: &'static Location<'static>,
+    /// When the task was spawned: [`clock::coarse_millis`].
+    pub(crate) spawned_ms: u32,
+    /// Polls so far, saturating. Written only by the thread that owns the future (`RUNNING`),
+    /// as a plain load and store; read by task dumps on any thread. std's atomic even under
+    /// loom: a statistic that no synchronization depends on.
+    pub(crate) polls: std::sync::atomic::AtomicU32,
 }
 
 /// Links of the registry's intrusive doubly linked list.
@@ -87,9 +98,13 @@ pub(crate) struct TaskRef(NonNull<Header>);
 // registry guards with its shard lock.
 unsafe impl Send for TaskRef {}
 
-/// Allocates a task. Returns its first `Runnable`, its `JoinHandle`, and the registry's
-/// reference (three references in all).
-pub(crate) fn new_task<F, S>(future: F, scheduler: S) -> (Runnable, JoinHandle<F::Output>, TaskRef)
+/// Allocates a task spawned at `location`. Returns its first `Runnable`, its `JoinHandle`, and
+/// the registry's reference (three references in all).
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    location: &'static Location<'static>,
+) -> (Runnable, JoinHandle<F::Output>, TaskRef)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -104,6 +119,10 @@ where
                 next: None,
             }),
             join_waker: UnsafeCell::new(None),
+            id: Id::next(),
+            location,
+            spawned_ms: clock::coarse_millis(),
+            polls: std::sync::atomic::AtomicU32::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),

@@ -18,11 +18,12 @@
 
 use super::{cell, Cell, Header, Runnable, Stage, TaskRef};
 use crate::task::state::{Snapshot, ToIdle, ToRunning};
-use crate::task::{waker, JoinError, Schedule};
+use crate::task::{waker, CurrentGuard, JoinError, Schedule};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, Waker};
 
 /// The type-erased entry points of the tasks of one (future, scheduler) pair.
@@ -134,6 +135,10 @@ where
     // SAFETY: the `Runnable`'s reference lasts for the whole poll.
     let waker = unsafe { waker::borrowed(ptr) };
     let mut cx = Context::from_waker(&waker);
+    // RUNNING makes this thread the counter's only writer: a plain increment.
+    let polls = &cell.header.polls;
+    polls.store(polls.load(Relaxed).saturating_add(1), Relaxed);
+    let current = CurrentGuard::enter(cell.header.id);
     let polled = catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: RUNNING gives exclusive access to the stage.
@@ -147,6 +152,7 @@ where
             }
         })
     }));
+    drop(current);
     let output = match polled {
         Ok(Poll::Pending) => {
             return match cell.header.state.transition_to_idle() {
@@ -244,7 +250,10 @@ where
     let refs = 1 + usize::from(cell.scheduler.release(TaskRef(ptr)));
     if !cell.header.state.load().is_join_interested() {
         // Invariant 3 of the task module: nobody will read it.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            report_unread_panic(cell, &output);
+            drop(output)
+        }));
         if cell.header.state.transition_to_complete_and_release(refs) {
             // SAFETY: those were the last references.
             unsafe { dealloc::<F, S>(ptr) }
@@ -259,8 +268,12 @@ where
         // The handle was dropped after the check above: nobody will read it.
         let _ = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: the handle is gone, so the completing thread keeps exclusive access.
-            cell.stage
-                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            cell.stage.with_mut(|stage| unsafe {
+                if let Stage::Finished(output) = &*stage {
+                    report_unread_panic(cell, output);
+                }
+                *stage = Stage::Consumed
+            })
         }));
     } else if prev.is_join_waker_set() {
         cell.header.join_waker.with(|waker| {
@@ -288,6 +301,19 @@ where
     if cell.header.state.ref_dec(refs) {
         // SAFETY: those were the last references.
         unsafe { dealloc::<F, S>(ptr) }
+    }
+}
+
+/// Tells the scheduler about a panic that nobody will read: the task's output is about to be
+/// dropped unread (its handle was dropped, or is being dropped unawaited).
+fn report_unread_panic<F: Future, S: Schedule>(
+    cell: &Cell<F, S>,
+    output: &Result<F::Output, JoinError>,
+) {
+    if let Err(error) = output {
+        if error.is_panic() {
+            cell.scheduler.unhandled_panic(&cell.header, error);
+        }
     }
 }
 
@@ -419,8 +445,12 @@ where
     if cleanup.drop_output {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: complete, with the handle's interest: the handle owns the stage.
-            cell.stage
-                .with_mut(|stage| unsafe { *stage = Stage::Consumed })
+            cell.stage.with_mut(|stage| unsafe {
+                if let Stage::Finished(output) = &*stage {
+                    report_unread_panic(cell, output);
+                }
+                *stage = Stage::Consumed
+            })
         }));
     }
     if cleanup.drop_waker {
