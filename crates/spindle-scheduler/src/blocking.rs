@@ -24,7 +24,7 @@
 //! pool is a plain mutex and condvar: a closure that blocks costs far more than the lock, and
 //! no atomics protocol here needs a loom model.
 
-use crate::task::{new_task, Runnable, Schedule, TaskRef};
+use crate::task::{new_task, set_current_task, Runnable, Schedule, Spawned, TaskRef};
 use crate::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
@@ -279,8 +279,11 @@ impl BlockingPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (runnable, handle, registered) =
-            new_task(BlockingTask(Some(f)), self.inner.clone(), location);
+        let (runnable, handle, registered) = new_task(
+            BlockingTask(Some(f)),
+            self.inner.clone(),
+            Spawned::now(location),
+        );
         // No registry: a blocking task is never idle (module docs).
         registered.drop_ref();
         self.inner.schedule(runnable);
@@ -411,10 +414,12 @@ impl Inner {
         loop {
             if let Some(task) = state.queue.pop_front() {
                 drop(state);
+                set_current_task(Some(task.header().id));
                 if let Some(requeued) = task.run() {
                     // A blocking task completes in its one poll; it cannot be woken to rerun.
                     drop(requeued);
                 }
+                set_current_task(None);
                 state = self.state.lock();
                 continue;
             }

@@ -9,6 +9,7 @@
 //! the real one. Elsewhere both are `Instant`, measured from a process-wide origin.
 
 /// Nanoseconds on the monotonic timeline, to a resolution of one kernel tick.
+#[inline]
 pub(crate) fn coarse_nanos() -> u64 {
     #[cfg(target_os = "linux")]
     {
@@ -38,11 +39,19 @@ pub(crate) fn precise_nanos() -> u64 {
 
 /// Milliseconds of a [`coarse_nanos`] reading, truncated to 32 bits (they wrap every 49.7
 /// days; differences taken with `wrapping_sub` are right for spans shorter than that).
+#[inline]
 pub(crate) fn coarse_millis() -> u32 {
-    (coarse_nanos() / 1_000_000) as u32
+    millis(coarse_nanos())
+}
+
+/// The [`coarse_millis`] of a reading of either clock.
+#[inline]
+pub(crate) fn millis(nanos: u64) -> u32 {
+    (nanos / 1_000_000) as u32
 }
 
 #[cfg(target_os = "linux")]
+#[inline]
 fn read(clock: libc::clockid_t) -> u64 {
     let mut now = libc::timespec {
         tv_sec: 0,

@@ -44,9 +44,9 @@ mod metrics;
 mod owned;
 mod queue;
 mod scheduler;
+mod slow_poll;
 #[cfg(not(loom))]
 mod spin;
-mod slow_poll;
 mod task;
 mod worker;
 

@@ -70,14 +70,16 @@ pub struct WorkerMetrics {
 }
 
 impl WorkerMetrics {
-    /// Task polls this worker made. Moves by one each time the worker polls a task (or drops
-    /// the future of a cancelled task it took from its queue).
+    /// Task polls this worker made: each time the worker polls a task (or drops the future
+    /// of a cancelled task it took from its queue). The worker counts them in its own fields
+    /// and publishes the count when it parks and at its maintenance tick (every 61 polls, or
+    /// 100 µs if that is longer), so a busy worker's count lags by that much.
     ///
     /// ```
     /// # use spindle_scheduler::{Scheduler, ThreadParker};
     /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
     /// futures::executor::block_on(scheduler.spawn(async {})).unwrap();
-    /// // The worker counts the poll as it returns, just after the output was handed over.
+    /// // Published when the worker parks, just after the output was handed over.
     /// while scheduler.spawner().worker_metrics(0).poll_count() == 0 {
     ///     std::thread::yield_now();
     /// }
@@ -158,7 +160,7 @@ impl WorkerMetrics {
     /// Polls that ended with the task's cooperative budget spent (`coop`): the task completed
     /// 128 ready operations on spindle resources in one poll and was made to yield, or would
     /// have been at its next one. A high rate means tasks that always find their sockets,
-    /// timers or join handles ready.
+    /// timers or join handles ready. Published with [`poll_count`](Self::poll_count).
     ///
     /// ```
     /// # use spindle_scheduler::{Scheduler, ThreadParker};

@@ -32,7 +32,9 @@ use crate::metrics::WorkerMetrics;
 use crate::owned::OwnedTasks;
 use crate::queue::{steal_until_settled, Injector, LocalQueue};
 use crate::slow_poll::Watch;
-use crate::task::{new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, TaskRef};
+use crate::task::{
+    new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, Spawned, TaskRef,
+};
 use crate::worker::Remote;
 use spindle_core::Unpark;
 use std::cell::Cell;
@@ -75,6 +77,12 @@ pub(crate) struct WorkerContext {
     pub(crate) in_park: Cell<bool>,
     /// A notify skipped while `in_park`, owed once the worker is back.
     pub(crate) notify_owed: Cell<bool>,
+    /// The worker's last clock reading ([`clock::coarse_millis`]'s scale), from its
+    /// maintenance tick or its last wake-up: the spawn time of the tasks it spawns, so a spawn
+    /// reads no clock. Behind by at most the maintenance interval, or by the poll in progress.
+    pub(crate) now_ms: Cell<u32>,
+    /// The rest of this worker's block of task ids ([`Id::next_in`]).
+    pub(crate) ids: Cell<(u64, u64)>,
 }
 
 #[cfg(not(loom))]
@@ -279,6 +287,7 @@ impl<U: Unpark> Schedule for Arc<Shared<U>> {
         })
     }
 
+    #[inline]
     fn release(&self, task: TaskRef) -> bool {
         self.owned.remove(task)
     }
@@ -299,15 +308,28 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (runnable, handle, registered) = new_task(future, shared.clone(), location);
-    if shared.owned.insert(registered) {
-        shared.schedule(runnable);
-    } else {
-        // Shut down: the task never runs; dropping its `Runnable` completes it as cancelled.
-        registered.drop_ref();
-        drop(runnable);
-    }
-    handle
+    // One look at the thread's worker context serves the id, the spawn time and the queue.
+    shared.with_worker(|cx| {
+        let spawned = match cx {
+            Some(cx) => Spawned {
+                id: Id::next_in(&cx.ids),
+                location,
+                at_ms: cx.now_ms.get(),
+            },
+            None => Spawned::now(location),
+        };
+        let (runnable, handle, registered) = new_task(future, shared.clone(), spawned);
+        if !shared.owned.insert(registered) {
+            // Shut down: the task never runs; dropping its `Runnable` completes it as cancelled.
+            registered.drop_ref();
+            drop(runnable);
+        } else if let Some(cx) = cx {
+            shared.schedule_local(cx, runnable);
+        } else {
+            shared.schedule_remote(runnable);
+        }
+        handle
+    })
 }
 
 /// A running set of worker threads. Dropping it shuts it down: see [`Scheduler::shutdown_timeout`].

@@ -38,9 +38,10 @@
 //!
 //! # What a worker records
 //!
-//! Each poll, steal and park moves the worker's own counters (`metrics`: plain stores, read by
-//! snapshots on other threads); its busy time is brought up to date when it parks and at the
-//! maintenance poll, which reads the clock anyway. With a slow-poll threshold set, each poll
+//! Each steal and park moves the worker's own counters (`metrics`: plain stores, read by
+//! snapshots on other threads). Polls are counted in the worker's own fields and published,
+//! with the busy time, when it parks and at the maintenance poll, which reads the clock
+//! anyway: a poll costs no store to a line that snapshots read. With a slow-poll threshold set, each poll
 //! is stamped, and the worker looks at the other workers' stamps at the maintenance poll and
 //! after each timed park (`slow_poll`).
 
@@ -51,7 +52,7 @@ use crate::metrics::{self, Counters, WorkerMetrics};
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
 use crate::slow_poll::{PollStamp, Watch};
-use crate::task::{Header, Runnable};
+use crate::task::{set_current_task, Header, Runnable};
 use crossbeam_utils::Backoff;
 use spindle_core::{Park, Unpark};
 use std::cell::Cell;
@@ -180,6 +181,10 @@ pub(crate) struct Worker<P: Park> {
     next_watch_check: u64,
     /// Refilled before every task poll (`coop`).
     budget: crate::coop::Budget,
+    /// Polls, and polls that spent the whole budget, so far: published to the counters by
+    /// [`Worker::account_busy`].
+    polls: u64,
+    forced_yields: u64,
 }
 
 /// The body of a worker thread.
@@ -196,6 +201,8 @@ pub(crate) fn run<P: Park>(
         local,
         in_park: Cell::new(false),
         notify_owed: Cell::new(false),
+        now_ms: Cell::new(clock::coarse_millis()),
+        ids: Cell::new((0, 0)),
     };
     let workers = shared.remotes.len();
     let watch = shared.slow_poll.clone();
@@ -213,6 +220,8 @@ pub(crate) fn run<P: Park>(
         watch,
         next_watch_check: 0,
         budget,
+        polls: 0,
+        forced_yields: 0,
     };
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
     worker.run_loop(&context);
@@ -250,6 +259,7 @@ impl<P: Park> Worker<P> {
             return;
         }
         self.account_busy(now);
+        cx.now_ms.set(clock::millis(now));
         self.watch_other_polls(now);
         self.next_event_poll = now + MIN_EVENT_POLL_GAP.as_nanos() as u64;
         self.park_in_driver(cx, Some(Duration::ZERO));
@@ -280,13 +290,21 @@ impl<P: Park> Worker<P> {
         steal_until_settled(|| self.shared.injector.steal_batch_and_pop(&cx.local))
     }
 
-    fn run_task(&mut self, cx: &WorkerContext, mut task: Runnable) {
+    fn run_task(&mut self, cx: &WorkerContext, task: Runnable) {
         if self.is_searching {
             self.is_searching = false;
             if self.idle().transition_worker_from_searching() {
                 self.shared.notify_parked();
             }
         }
+        self.poll_batch(cx, task);
+        set_current_task(None);
+    }
+
+    /// Polls `task`, then the tasks it leaves in the LIFO slot, up to [`MAX_LIFO_POLLS`]. Each
+    /// poll's task is this thread's current task from its start until the next poll starts (or
+    /// the batch ends): no restore after each poll, as nothing else runs in between.
+    fn poll_batch(&mut self, cx: &WorkerContext, mut task: Runnable) {
         let mut lifo_polls = 0;
         // With a slow-poll watch, the coarse time: read before the first poll, then after each
         // poll, which also starts the next (`slow_poll`: a start read early only lengthens the
@@ -298,6 +316,7 @@ impl<P: Park> Worker<P> {
         };
         loop {
             self.budget.set(crate::coop::BUDGET_PER_POLL);
+            set_current_task(Some(task.header().id));
             let requeued = match &self.watch {
                 None => task.run(),
                 Some(watch) => {
@@ -306,15 +325,13 @@ impl<P: Park> Worker<P> {
                     stamp.begin(id, location, now_ms, self.tick);
                     let requeued = task.run();
                     now_ms = clock::coarse_millis();
+                    cx.now_ms.set(now_ms);
                     watch.after_poll(id, location, stamp.end(), now_ms);
                     requeued
                 }
             };
-            let counters = &self.remote().counters;
-            metrics::add(&counters.polls, 1);
-            if self.budget.get() == 0 {
-                metrics::add(&counters.forced_yields, 1);
-            }
+            self.polls += 1;
+            self.forced_yields += u64::from(self.budget.get() == 0);
             if let Some(requeued) = requeued {
                 self.push_back(cx, requeued);
             }
@@ -395,6 +412,7 @@ impl<P: Park> Worker<P> {
         self.account_busy(clock::precise_nanos());
         self.sleep(cx);
         self.busy_since = clock::precise_nanos();
+        cx.now_ms.set(clock::millis(self.busy_since));
     }
 
     /// Reports the other workers' polls that have run past the slow-poll threshold, at most
@@ -414,10 +432,13 @@ impl<P: Park> Worker<P> {
         }
     }
 
-    /// Adds the time since `busy_since` to the busy counter.
+    /// Adds the time since `busy_since` to the busy counter, and publishes the poll counts.
     fn account_busy(&mut self, now: u64) {
         let busy = now.saturating_sub(self.busy_since);
-        metrics::add(&self.remote().counters.busy_nanos, busy);
+        let counters = &self.remote().counters;
+        metrics::add(&counters.busy_nanos, busy);
+        counters.polls.store(self.polls, Relaxed);
+        counters.forced_yields.store(self.forced_yields, Relaxed);
         self.busy_since = now;
     }
 
@@ -557,6 +578,7 @@ impl<P: Park> Worker<P> {
 
     /// Drops what is left in this worker's queues; the last worker out sweeps the rest.
     fn exit(&mut self, cx: &WorkerContext) {
+        self.account_busy(clock::precise_nanos());
         while let Some(task) = self.remote().take_lifo() {
             drop(task);
         }

@@ -26,9 +26,19 @@ use std::fmt;
 /// assert_eq!(metrics.num_workers(), 2);
 /// assert_eq!(metrics.spawned_tasks_count(), 10);
 /// assert_eq!(metrics.num_alive_tasks(), 0);
-/// // A worker counts a poll as it returns, just after the task's output was handed over.
-/// let polls: u64 = (0..metrics.num_workers()).map(|i| metrics.worker(i).poll_count()).sum();
-/// assert!(polls >= 9);
+/// // A worker publishes its poll count when it parks, after the tasks' outputs were handed
+/// // over: the 10 polls show once both workers are idle.
+/// let polls = || {
+///     let metrics = runtime.handle().metrics();
+///     (0..metrics.num_workers()).map(|i| metrics.worker(i).poll_count()).sum::<u64>()
+/// };
+/// for _ in 0..5_000 {
+///     if polls() >= 10 {
+///         break;
+///     }
+///     std::thread::sleep(std::time::Duration::from_millis(1));
+/// }
+/// assert!(polls() >= 10);
 /// ```
 #[derive(Clone)]
 pub struct RuntimeMetrics {

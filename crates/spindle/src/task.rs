@@ -39,7 +39,7 @@ pub use spindle_scheduler::Id;
 pub fn id() -> Id {
     try_id().unwrap_or_else(|| {
         panic!(
-            "spindle::task::id() called outside a task (the future given to block_on is not              a task); call it inside a spawned task, or use spindle::task::try_id()"
+            "spindle::task::id() called outside a task (the future given to block_on is not a task); call it inside a spawned task, or use spindle::task::try_id()"
         )
     })
 }

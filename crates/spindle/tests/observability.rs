@@ -161,9 +161,11 @@ fn counters_move_with_what_the_runtime_did() {
             .await
             .unwrap();
         });
+        assert_eq!(handle.metrics().spawned_tasks_count(), 100 + 1 + 200);
+        wait_until(Duration::from_secs(5), "a steal counted", || {
+            stolen(&handle.metrics()) > 0
+        });
         let stole = handle.metrics();
-        assert_eq!(stole.spawned_tasks_count(), 100 + 1 + 200);
-        assert!(stolen(&stole) > 0, "{stole:?}");
         for i in 0..2 {
             let w = stole.worker(i);
             assert!(w.steal_operations() <= w.steal_count(), "{w:?}");

@@ -14,7 +14,7 @@ use super::model;
 use crate::loom::Arc;
 use crate::queue::{local_queue, Steal};
 use crate::scheduler::Shared;
-use crate::task::{new_task, JoinHandle, Runnable, Schedule, TaskRef};
+use crate::task::{new_task, JoinHandle, Runnable, Schedule, Spawned, TaskRef};
 use crate::worker::Remote;
 use loom::thread;
 use spindle_core::{Park, ThreadParker};
@@ -63,8 +63,11 @@ fn spawn(
         polls: polls.clone(),
         value,
     };
-    let (runnable, handle, registered) =
-        new_task(future, scheduler.clone(), std::panic::Location::caller());
+    let (runnable, handle, registered) = new_task(
+        future,
+        scheduler.clone(),
+        Spawned::now(std::panic::Location::caller()),
+    );
     registered.drop_ref();
     (runnable, handle, polls)
 }

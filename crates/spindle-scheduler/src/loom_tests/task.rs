@@ -10,7 +10,7 @@ use super::model;
 use crate::loom::sync::{atomic::AtomicBool, Mutex};
 use crate::loom::Arc;
 use crate::owned::OwnedTasks;
-use crate::task::{new_task, JoinError, JoinHandle, Runnable, Schedule, TaskRef};
+use crate::task::{new_task, JoinError, JoinHandle, Runnable, Schedule, Spawned, TaskRef};
 use loom::thread;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -54,8 +54,11 @@ impl TestScheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, handle, registered) =
-            new_task(future, self.clone(), std::panic::Location::caller());
+        let (runnable, handle, registered) = new_task(
+            future,
+            self.clone(),
+            Spawned::now(std::panic::Location::caller()),
+        );
         assert!(self.0.owned.insert(registered));
         self.schedule(runnable);
         handle

@@ -26,18 +26,22 @@ impl Id {
     /// hands them out in turn, so that a spawn costs a thread-local increment rather than a
     /// locked one on a line every spawning thread shares.
     pub(crate) fn next() -> Id {
+        NEXT_IN_BLOCK.with(Id::next_in)
+    }
+
+    /// A fresh id from `block`, the rest of a block (the next id and the end), which it
+    /// refills from the shared counter when empty: a worker keeps its own block.
+    #[inline]
+    pub(crate) fn next_in(block: &Cell<(u64, u64)>) -> Id {
         static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT_IN_BLOCK.with(|block| {
-            let (mut next, mut end) = block.get();
-            if next == end {
-                next = NEXT_BLOCK.fetch_add(ID_BLOCK, Relaxed);
-                end = next + ID_BLOCK;
-            }
-            block.set((next + 1, end));
-            next
-        });
+        let (mut next, mut end) = block.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(ID_BLOCK, Relaxed);
+            end = next + ID_BLOCK;
+        }
+        block.set((next + 1, end));
         // At a billion spawns a second, 2^64 ids last 584 years.
-        Id(NonZeroU64::new(id).expect("task ids never wrap"))
+        Id(NonZeroU64::new(next).expect("task ids never wrap"))
     }
 
     /// The id whose [`as_u64`](Self::as_u64) is `id`, if `id` is one.
@@ -98,20 +102,11 @@ pub fn try_current_task_id() -> Option<Id> {
     CURRENT.with(Cell::get)
 }
 
-/// Marks `id` as this thread's current task until dropped, then restores the previous one (a
-/// task polled inside another's poll, as `block_on` inside a blocking closure does).
-pub(crate) struct CurrentGuard(Option<Id>);
-
-impl CurrentGuard {
-    pub(crate) fn enter(id: Id) -> CurrentGuard {
-        CurrentGuard(CURRENT.with(|c| c.replace(Some(id))))
-    }
-}
-
-impl Drop for CurrentGuard {
-    fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.0));
-    }
+/// Makes `id` this thread's current task: set by the thread that polls tasks (a worker, a
+/// blocking-pool thread) before each poll, and cleared when it stops polling.
+#[inline]
+pub(crate) fn set_current_task(id: Option<Id>) {
+    CURRENT.with(|c| c.set(id));
 }
 
 #[cfg(all(test, not(loom)))]

@@ -73,10 +73,10 @@ pub(crate) mod state;
 mod waker;
 
 pub use error::JoinError;
-pub(crate) use id::CurrentGuard;
+pub(crate) use id::set_current_task;
 pub use id::{try_current_task_id, Id};
 pub use join::JoinHandle;
-pub(crate) use raw::{new_task, Header, OwnedLinks, Runnable, TaskRef};
+pub(crate) use raw::{new_task, Header, OwnedLinks, Runnable, Spawned, TaskRef};
 
 /// What a task needs from the scheduler that owns it.
 pub(crate) trait Schedule: Send + Sync + 'static {

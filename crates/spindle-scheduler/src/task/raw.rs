@@ -50,7 +50,8 @@ pub(crate) struct Header {
     pub(crate) id: Id,
     /// Where the task was spawned (`#[track_caller]` through every spawn function).
     pub(crate) location: &'static Location<'static>,
-    /// When the task was spawned: [`clock::coarse_millis`].
+    /// When the task was spawned: [`clock::coarse_millis`], or the spawning worker's reading of
+    /// it at its last maintenance tick or wake-up (`WorkerContext::now_ms`).
     pub(crate) spawned_ms: u32,
     /// Polls so far, saturating. Written only by the thread that owns the future (`RUNNING`),
     /// as a plain load and store; read by task dumps on any thread. std's atomic even under
@@ -98,12 +99,32 @@ pub(crate) struct TaskRef(NonNull<Header>);
 // registry guards with its shard lock.
 unsafe impl Send for TaskRef {}
 
-/// Allocates a task spawned at `location`. Returns its first `Runnable`, its `JoinHandle`, and
-/// the registry's reference (three references in all).
+/// What a task dump shows of a task's birth.
+pub(crate) struct Spawned {
+    pub(crate) id: Id,
+    pub(crate) location: &'static Location<'static>,
+    /// [`clock::coarse_millis`], or a worker's recent reading of it.
+    pub(crate) at_ms: u32,
+}
+
+impl Spawned {
+    /// A task spawned at `location` now, with a fresh id.
+    pub(crate) fn now(location: &'static Location<'static>) -> Spawned {
+        Spawned {
+            id: Id::next(),
+            location,
+            at_ms: clock::coarse_millis(),
+        }
+    }
+}
+
+/// Allocates a task. Returns its first `Runnable`, its `JoinHandle`, and the registry's
+/// reference (three references in all).
+#[inline]
 pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
-    location: &'static Location<'static>,
+    spawned: Spawned,
 ) -> (Runnable, JoinHandle<F::Output>, TaskRef)
 where
     F: Future + Send + 'static,
@@ -119,9 +140,9 @@ where
                 next: None,
             }),
             join_waker: UnsafeCell::new(None),
-            id: Id::next(),
-            location,
-            spawned_ms: clock::coarse_millis(),
+            id: spawned.id,
+            location: spawned.location,
+            spawned_ms: spawned.at_ms,
             polls: std::sync::atomic::AtomicU32::new(0),
         },
         scheduler,

@@ -83,8 +83,11 @@ impl TaskDropCounts {
         let scheduler = Unscheduled {
             _allocation: self.allocation.tracked(),
         };
-        let (runnable, handle, registered) =
-            new_task(future, scheduler, std::panic::Location::caller());
+        let (runnable, handle, registered) = new_task(
+            future,
+            scheduler,
+            Spawned::now(std::panic::Location::caller()),
+        );
         registered.drop_ref();
         drop(handle);
         assert_eq!(runnable.header().state.load().ref_count(), 1);

@@ -18,7 +18,7 @@
 
 use super::{cell, Cell, Header, Runnable, Stage, TaskRef};
 use crate::task::state::{Snapshot, ToIdle, ToRunning};
-use crate::task::{waker, CurrentGuard, JoinError, Schedule};
+use crate::task::{waker, JoinError, Schedule};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -138,7 +138,6 @@ where
     // RUNNING makes this thread the counter's only writer: a plain increment.
     let polls = &cell.header.polls;
     polls.store(polls.load(Relaxed).saturating_add(1), Relaxed);
-    let current = CurrentGuard::enter(cell.header.id);
     let polled = catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: RUNNING gives exclusive access to the stage.
@@ -152,7 +151,6 @@ where
             }
         })
     }));
-    drop(current);
     let output = match polled {
         Ok(Poll::Pending) => {
             return match cell.header.state.transition_to_idle() {
