@@ -44,6 +44,17 @@ pub(crate) fn coarse_millis() -> u32 {
     millis(coarse_nanos())
 }
 
+/// Milliseconds from `earlier` to `later`, two [`millis`] readings, or 0 if `earlier` is the
+/// later one: a precise reading taken before a coarse one can be ahead of it by a tick.
+pub(crate) fn millis_since(earlier: u32, later: u32) -> u32 {
+    let elapsed = later.wrapping_sub(earlier);
+    if elapsed > u32::MAX / 2 {
+        0
+    } else {
+        elapsed
+    }
+}
+
 /// The [`coarse_millis`] of a reading of either clock.
 #[inline]
 pub(crate) fn millis(nanos: u64) -> u32 {
@@ -66,6 +77,13 @@ fn read(clock: libc::clockid_t) -> u64 {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn millis_since_is_zero_when_the_earlier_reading_is_ahead() {
+        assert_eq!(millis_since(10, 25), 15);
+        assert_eq!(millis_since(u32::MAX - 4, 5), 10, "across the wrap");
+        assert_eq!(millis_since(26, 25), 0, "a precise reading a tick ahead");
+    }
 
     #[test]
     fn a_coarse_reading_is_never_after_a_later_precise_one() {

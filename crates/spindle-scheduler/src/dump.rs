@@ -96,7 +96,7 @@ impl TaskDump {
                 id: header.id,
                 location: header.location,
                 state,
-                age: Duration::from_millis(now_ms.wrapping_sub(header.spawned_ms).into()),
+                age: Duration::from_millis(clock::millis_since(header.spawned_ms, now_ms).into()),
                 polls: header.polls.load(Relaxed).into(),
             });
         });
@@ -155,7 +155,9 @@ impl TaskInfo {
     }
 
     /// Time since the task was spawned, to the resolution of a coarse clock (a kernel tick:
-    /// 1 to 4 ms on Linux).
+    /// 1 to 4 ms on Linux). A task spawned by a worker is dated by that worker's last clock
+    /// reading (at its maintenance tick, at most about every 61 polls, or when it woke), so
+    /// one spawned late in a long poll shows that poll's length as well.
     ///
     /// ```
     /// # use spindle_scheduler::{Scheduler, ThreadParker};

@@ -77,7 +77,7 @@ pub(crate) struct WorkerContext {
     pub(crate) in_park: Cell<bool>,
     /// A notify skipped while `in_park`, owed once the worker is back.
     pub(crate) notify_owed: Cell<bool>,
-    /// The worker's last clock reading ([`clock::coarse_millis`]'s scale), from its
+    /// The worker's last clock reading ([`crate::clock::coarse_millis`]'s scale), from its
     /// maintenance tick or its last wake-up: the spawn time of the tasks it spawns, so a spawn
     /// reads no clock. Behind by at most the maintenance interval, or by the poll in progress.
     pub(crate) now_ms: Cell<u32>,

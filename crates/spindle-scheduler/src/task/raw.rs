@@ -12,7 +12,7 @@
 //!    header's vtable is that pair's. `repr(C)` keeps the header first, so the two pointers
 //!    are one.
 //! 2. The allocation lives while the state word counts a reference. [`Runnable`],
-//!    [`JoinHandle`], [`TaskRef`] and every task [`Waker`] hold one each; whoever takes the
+//!    [`JoinHandle`], [`TaskRef`] and every task [`Waker`](std::task::Waker) hold one each; whoever takes the
 //!    count to zero frees the allocation (invariant 5 of the [task module](super)).
 //! 3. The allocation is only ever reached through shared references: the fields that change
 //!    are atomics or `UnsafeCell`s, whose access rules are the task module's invariants.
@@ -28,6 +28,7 @@
 mod vtable;
 
 use super::state::{Notify, State, ToShutdown};
+use super::waker::JoinWaker;
 use super::{Id, JoinError, JoinHandle, Schedule};
 use crate::clock;
 use crate::loom::cell::UnsafeCell;
@@ -35,7 +36,6 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::task::Waker;
 pub(crate) use vtable::Vtable;
 
 /// The type-independent head of every task allocation.
@@ -46,7 +46,7 @@ pub(crate) struct Header {
     /// The owned-task registry's links; guarded by the registry shard's lock.
     pub(crate) owned: UnsafeCell<OwnedLinks>,
     /// Written by the `JoinHandle` per invariant 4 of the task module.
-    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) join_waker: UnsafeCell<JoinWaker>,
     pub(crate) id: Id,
     /// Where the task was spawned (`#[track_caller]` through every spawn function).
     pub(crate) location: &'static Location<'static>,
@@ -139,7 +139,7 @@ where
                 prev: None,
                 next: None,
             }),
-            join_waker: UnsafeCell::new(None),
+            join_waker: UnsafeCell::new(JoinWaker::empty()),
             id: spawned.id,
             location: spawned.location,
             spawned_ms: spawned.at_ms,

@@ -276,13 +276,11 @@ where
     } else if prev.is_join_waker_set() {
         cell.header.join_waker.with(|waker| {
             // SAFETY: JOIN_WAKER is set, so the handle does not write the field (invariant 4).
-            if let Some(waker) = unsafe { &*waker } {
-                // The joiner's waker may be anyone's code. Its panic must not unwind out of
-                // here: the task would stay half-complete (JOIN_WAKER set, its references
-                // held for good) and the worker would die. The panic hook has already
-                // reported it.
-                let _ = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
-            }
+            let waker = unsafe { &*waker };
+            // The joiner's waker may be anyone's code. Its panic must not unwind out of here:
+            // the task would stay half-complete (JOIN_WAKER set, its references held for
+            // good) and the worker would die. The panic hook has already reported it.
+            let _ = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
         });
         if !cell
             .header
@@ -293,7 +291,7 @@ where
             // SAFETY: the handle was dropped while JOIN_WAKER was set: the waker is ours.
             cell.header
                 .join_waker
-                .with_mut(|waker| unsafe { *waker = None });
+                .with_mut(|waker| unsafe { (*waker).clear() });
         }
     }
     if cell.header.state.ref_dec(refs) {
@@ -386,9 +384,7 @@ fn can_read_output(header: &Header, waker: &Waker) -> bool {
     } else {
         let same = header.join_waker.with(|current| {
             // SAFETY: JOIN_WAKER is set: reading is shared with the completing thread.
-            unsafe { &*current }
-                .as_ref()
-                .is_some_and(|w| w.will_wake(waker))
+            unsafe { &*current }.will_wake(waker)
         });
         if same {
             return false;
@@ -412,11 +408,13 @@ fn set_join_waker(header: &Header, waker: Waker) -> Result<Snapshot, Snapshot> {
     // SAFETY: JOIN_WAKER is unset and the caller is the handle: exclusive access (invariant 4).
     header
         .join_waker
-        .with_mut(|slot| unsafe { *slot = Some(waker) });
+        .with_mut(|slot| unsafe { (*slot).set(waker) });
     let result = header.state.set_join_waker();
     if result.is_err() {
         // SAFETY: publishing failed, so the field is still the handle's alone.
-        header.join_waker.with_mut(|slot| unsafe { *slot = None });
+        header
+            .join_waker
+            .with_mut(|slot| unsafe { (*slot).clear() });
     }
     result
 }
@@ -455,7 +453,7 @@ where
         // SAFETY: JOIN_WAKER is unset: the field is the handle's.
         cell.header
             .join_waker
-            .with_mut(|slot| unsafe { *slot = None });
+            .with_mut(|slot| unsafe { (*slot).clear() });
     }
     if cell.header.state.ref_dec(1) {
         // SAFETY: that was the last reference.
