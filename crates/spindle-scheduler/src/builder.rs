@@ -232,14 +232,14 @@ impl Builder {
             shared: Arc::new(Shared::new(
                 remotes.into_boxed_slice(),
                 self.on_unhandled_panic.clone(),
-                self.slow_poll_threshold.map(|threshold| Watch {
-                    threshold,
-                    hook: self.on_slow_poll.clone().unwrap_or_else(|| {
+                self.slow_poll_threshold.map(|threshold| {
+                    let hook = self.on_slow_poll.clone().unwrap_or_else(|| {
                         std::sync::Arc::new(|report: &SlowPoll| {
                             // Not `eprintln!`, which panics if stderr is gone.
                             let _ = writeln!(std::io::stderr(), "spindle: {report}");
                         })
-                    }),
+                    });
+                    Watch::new(threshold, hook)
                 }),
             )),
             workers: parks.into_iter().zip(locals).collect(),

@@ -7,10 +7,9 @@
 //! it polls one, so a dump completes while every worker is stuck in a long poll.
 
 use crate::clock;
-use crate::task::{Header, Id};
+use crate::task::{Header, Id, SpawnSite};
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// Every task alive at the time of the dump (spawned, not yet finished or cancelled), oldest
@@ -79,7 +78,7 @@ impl TaskDump {
     /// Reads every header `for_each_task` hands over (under its registry shard's lock).
     pub(crate) fn collect(for_each_task: impl FnOnce(&mut dyn FnMut(&Header))) -> TaskDump {
         let now_ms = clock::coarse_millis();
-        let mut tasks = Vec::new();
+        let mut found = Vec::new();
         for_each_task(&mut |header| {
             let snapshot = header.state.load();
             let state = if snapshot.is_complete() {
@@ -92,14 +91,21 @@ impl TaskDump {
             } else {
                 TaskState::Idle
             };
-            tasks.push(TaskInfo {
-                id: header.id,
-                location: header.location,
-                state,
-                age: Duration::from_millis(clock::millis_since(header.spawned_ms, now_ms).into()),
-                polls: header.polls.load(Relaxed).into(),
-            });
+            let age = Duration::from_millis(clock::millis_since(header.spawned_ms, now_ms).into());
+            found.push((header.id, header.site, state, age, snapshot.polls()));
         });
+        // The sites are looked up after the walk, out of the registry's locks.
+        let locations = SpawnSite::locations();
+        let mut tasks: Vec<TaskInfo> = found
+            .into_iter()
+            .map(|(id, site, state, age, polls)| TaskInfo {
+                id,
+                location: locations.of(site),
+                state,
+                age,
+                polls: polls.into(),
+            })
+            .collect();
         tasks.sort_by(|a, b| b.age.cmp(&a.age).then(a.id.cmp(&b.id)));
         TaskDump { tasks }
     }

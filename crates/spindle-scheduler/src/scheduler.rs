@@ -33,7 +33,7 @@ use crate::owned::OwnedTasks;
 use crate::queue::{steal_until_settled, Injector, LocalQueue};
 use crate::slow_poll::Watch;
 use crate::task::{
-    new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, Spawned, TaskRef,
+    new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, SpawnSite, Spawned, TaskRef,
 };
 use crate::worker::Remote;
 use spindle_core::Unpark;
@@ -294,7 +294,7 @@ impl<U: Unpark> Schedule for Arc<Shared<U>> {
 
     fn unhandled_panic(&self, task: &Header, error: &JoinError) {
         if let Some(hook) = &self.on_unhandled_panic {
-            hook(task.id, task.location, error);
+            hook(task.id, task.site.location(), error);
         }
     }
 }
@@ -313,7 +313,7 @@ where
         let spawned = match cx {
             Some(cx) => Spawned {
                 id: Id::next_in(&cx.ids),
-                location,
+                site: SpawnSite::of(location),
                 at_ms: cx.now_ms.get(),
             },
             None => Spawned::now(location),

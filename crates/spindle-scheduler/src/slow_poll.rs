@@ -27,11 +27,10 @@
 //! decided by a swap of the reported stamp, so each stall is reported once.
 
 use crate::clock;
-use crate::loom::sync::atomic::{fence, AtomicPtr, AtomicU64};
-use crate::task::Id;
+use crate::loom::sync::atomic::{fence, AtomicU32, AtomicU64};
+use crate::task::{Id, SpawnSite};
 use std::fmt;
 use std::panic::Location;
-use std::ptr;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Duration;
 
@@ -205,13 +204,23 @@ pub(crate) type SlowPollHook = std::sync::Arc<dyn Fn(&SlowPoll) + Send + Sync>;
 /// The slow-poll configuration of a scheduler.
 #[derive(Clone)]
 pub(crate) struct Watch {
-    pub(crate) threshold: Duration,
-    pub(crate) hook: SlowPollHook,
+    threshold: Duration,
+    /// The threshold in whole milliseconds, at least 1, as the per-poll comparison wants it.
+    threshold_ms: u32,
+    hook: SlowPollHook,
 }
 
 impl Watch {
+    pub(crate) fn new(threshold: Duration, hook: SlowPollHook) -> Watch {
+        Watch {
+            threshold,
+            threshold_ms: threshold.as_millis().clamp(1, u32::MAX as u128) as u32,
+            hook,
+        }
+    }
+
     fn threshold_ms(&self) -> u32 {
-        self.threshold.as_millis().clamp(1, u32::MAX as u128) as u32
+        self.threshold_ms
     }
 
     /// How often a busy worker looks at the others: every half threshold.
@@ -221,19 +230,18 @@ impl Watch {
 
     /// Called by the worker after a poll that began at `start_ms` (from [`PollStamp::end`]) and
     /// ended at `end_ms`, both coarse.
-    pub(crate) fn after_poll(
-        &self,
-        id: Id,
-        location: &'static Location<'static>,
-        start_ms: u32,
-        end_ms: u32,
-    ) {
-        if end_ms.wrapping_sub(start_ms) < self.threshold_ms() {
-            return;
+    #[inline]
+    pub(crate) fn after_poll(&self, id: Id, site: SpawnSite, start_ms: u32, end_ms: u32) {
+        if end_ms.wrapping_sub(start_ms) >= self.threshold_ms() {
+            self.report_ended(id, site, start_ms);
         }
+    }
+
+    #[cold]
+    fn report_ended(&self, id: Id, site: SpawnSite, start_ms: u32) {
         self.report(SlowPoll {
             task: id,
-            location,
+            location: site.location(),
             duration: elapsed_since(clock::precise_nanos(), start_ms),
             still_running: false,
             threshold: self.threshold,
@@ -243,10 +251,10 @@ impl Watch {
     /// Reports the poll `stamp` is in if it has run past the threshold, unless reported.
     pub(crate) fn check(&self, stamp: &PollStamp) {
         let now = clock::precise_nanos();
-        if let Some((id, location, start_ms)) = stamp.stalled(now, self.threshold_ms()) {
+        if let Some((id, site, start_ms)) = stamp.stalled(now, self.threshold_ms()) {
             self.report(SlowPoll {
                 task: id,
-                location,
+                location: site.location(),
                 duration: elapsed_since(now, start_ms),
                 still_running: true,
                 threshold: self.threshold,
@@ -272,7 +280,7 @@ pub(crate) struct PollStamp {
     /// `start_ms << 32 | tick`, never 0 while a poll runs; 0 between polls.
     stamp: AtomicU64,
     id: AtomicU64,
-    location: AtomicPtr<Location<'static>>,
+    site: AtomicU32,
     /// The last stamp reported as a stall.
     reported: AtomicU64,
 }
@@ -282,24 +290,17 @@ impl PollStamp {
         PollStamp {
             stamp: AtomicU64::new(0),
             id: AtomicU64::new(0),
-            location: AtomicPtr::new(ptr::null_mut()),
+            site: AtomicU32::new(0),
             reported: AtomicU64::new(0),
         }
     }
 
-    /// The worker begins a poll of task `id`, spawned at `location`, at `start_ms`; `tick`
-    /// tells this poll from the previous one.
-    pub(crate) fn begin(
-        &self,
-        id: Id,
-        location: &'static Location<'static>,
-        start_ms: u32,
-        tick: u32,
-    ) {
+    /// The worker begins a poll of task `id`, spawned at `site`, at `start_ms`; `tick` tells
+    /// this poll from the previous one.
+    pub(crate) fn begin(&self, id: Id, site: SpawnSite, start_ms: u32, tick: u32) {
         fence(Release);
         self.id.store(id.as_u64(), Relaxed);
-        self.location
-            .store(ptr::from_ref(location).cast_mut(), Relaxed);
+        self.site.store(site.to_u32(), Relaxed);
         let stamp = (u64::from(start_ms) << 32 | u64::from(tick)).max(1);
         self.stamp.store(stamp, Release);
     }
@@ -313,11 +314,7 @@ impl PollStamp {
 
     /// The task and start of the current poll, if it began `threshold_ms` or more before
     /// `now` and no one has reported it yet; it is then reported by the caller.
-    pub(crate) fn stalled(
-        &self,
-        now: u64,
-        threshold_ms: u32,
-    ) -> Option<(Id, &'static Location<'static>, u32)> {
+    pub(crate) fn stalled(&self, now: u64, threshold_ms: u32) -> Option<(Id, SpawnSite, u32)> {
         let stamp = self.stamp.load(Acquire);
         if stamp == 0 {
             return None;
@@ -329,14 +326,13 @@ impl PollStamp {
             return None;
         }
         let id = self.id.load(Relaxed);
-        let location = self.location.load(Relaxed);
+        let site = self.site.load(Relaxed);
         fence(Acquire);
         if self.stamp.load(Relaxed) != stamp || self.reported.swap(stamp, Relaxed) == stamp {
             return None;
         }
-        // SAFETY: the stamp was unchanged around the reads, so they are the stamped poll's
-        // (module docs): a location from `begin`, a `&'static`.
-        let location = unsafe { &*location };
-        Some((Id::from_u64(id)?, location, start_ms))
+        // The stamp was unchanged around the reads, so they are the stamped poll's (module
+        // docs).
+        Some((Id::from_u64(id)?, SpawnSite::from_u32(site), start_ms))
     }
 }

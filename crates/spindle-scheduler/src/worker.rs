@@ -320,13 +320,13 @@ impl<P: Park> Worker<P> {
             let requeued = match &self.watch {
                 None => task.run(),
                 Some(watch) => {
-                    let (id, location) = (task.header().id, task.header().location);
+                    let (id, site) = (task.header().id, task.header().site);
                     let stamp = &self.shared.remotes[self.index].poll_stamp;
-                    stamp.begin(id, location, now_ms, self.tick);
+                    stamp.begin(id, site, now_ms, self.tick);
                     let requeued = task.run();
                     now_ms = clock::coarse_millis();
                     cx.now_ms.set(now_ms);
-                    watch.after_poll(id, location, stamp.end(), now_ms);
+                    watch.after_poll(id, site, stamp.end(), now_ms);
                     requeued
                 }
             };

@@ -57,10 +57,20 @@ fn an_idle_task_is_dumped_idle() {
         .unwrap();
     let spawner = scheduler.spawner();
     let task = scheduler.spawn(std::future::pending::<()>());
-    while spawner.dump().tasks()[0].polls() == 0 {
+    // A poll is counted when it starts: wait for the first one to end.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let info = loop {
+        let info = spawner.dump().tasks()[0].clone();
+        if info.polls() > 0 && info.state() != TaskState::Running {
+            break info;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never polled, or stuck in its poll: {info}"
+        );
         std::thread::yield_now();
-    }
-    let info = spawner.dump().tasks()[0].clone();
+    };
+    assert_eq!(info.polls(), 1);
     assert_eq!(info.id(), task.id());
     assert_eq!(info.state(), TaskState::Idle);
     assert!(info

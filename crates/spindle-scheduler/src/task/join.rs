@@ -28,9 +28,14 @@ use std::task::{Context, Poll};
 /// assert_eq!(futures::executor::block_on(handle).unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
-    raw: NonNull<Header>,
+    /// The task, with [`OUTPUT_READ`] set once this handle has read the output: the task
+    /// keeps no mark of its own of whether its output is still there (see the task's stage).
+    /// A task is word-aligned, so the low bit is otherwise clear.
+    tagged: NonNull<Header>,
     _output: PhantomData<T>,
 }
+
+const OUTPUT_READ: usize = 1;
 
 // SAFETY: the handle moves the output `T` to whichever thread polls it, hence `T: Send`.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
@@ -43,16 +48,29 @@ impl<T> JoinHandle<T> {
     /// `raw` is a task with output type `T`, and the caller hands over the handle's reference.
     pub(crate) unsafe fn from_raw(raw: NonNull<Header>) -> JoinHandle<T> {
         JoinHandle {
-            raw,
+            tagged: raw,
             _output: PhantomData,
         }
+    }
+
+    fn raw(&self) -> NonNull<Header> {
+        let raw = self
+            .tagged
+            .as_ptr()
+            .map_addr(|address| address & !OUTPUT_READ);
+        // SAFETY: clearing the tag gives back the task's pointer, which is not null.
+        unsafe { NonNull::new_unchecked(raw) }
+    }
+
+    fn output_read(&self) -> bool {
+        self.tagged.addr().get() & OUTPUT_READ != 0
     }
 
     /// The task's header, kept allocated by the handle's reference while it is borrowed.
     fn header(&self) -> &Header {
         // SAFETY: the handle holds a counted reference, released only by its drop, which the
         // borrow of `self` rules out.
-        unsafe { header(self.raw) }
+        unsafe { header(self.raw()) }
     }
 
     /// Cancels the task: its future is dropped (on a worker, or here if the runtime is gone)
@@ -68,7 +86,7 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn abort(&self) {
         // SAFETY: the handle's reference lasts for the call.
-        unsafe { abort(self.raw) }
+        unsafe { abort(self.raw()) }
     }
 
     /// The task's id, the one [`try_current_task_id`](crate::try_current_task_id) returns
@@ -102,19 +120,24 @@ impl<T> JoinHandle<T> {
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        assert!(
+            !self.output_read(),
+            "JoinHandle polled after it returned Ready"
+        );
         let spent = std::task::ready!(crate::coop::poll_spend(cx));
         let mut output: Poll<Result<T, JoinError>> = Poll::Pending;
         let dst = (&mut output as *mut Poll<Result<T, JoinError>>).cast::<()>();
-        // SAFETY: this is the task's handle, the vtable is the task's own, and `dst` has the
-        // task's output type (`from_raw`'s contract).
+        // SAFETY: this is the task's handle, which has not read the output, the vtable is the
+        // task's own, and `dst` has the task's output type (`from_raw`'s contract).
         unsafe {
             self.header()
                 .vtable()
-                .try_read_output(self.raw, dst, cx.waker())
+                .try_read_output(self.raw(), dst, cx.waker())
         };
         if output.is_ready() {
             spent.made_progress();
+            self.tagged = self.tagged.map_addr(|address| address | OUTPUT_READ);
         }
         output
     }
@@ -124,7 +147,7 @@ impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let vtable = self.header().vtable();
         // SAFETY: this is the task's handle, dropped once, and the vtable is the task's own.
-        unsafe { vtable.drop_join_handle(self.raw) }
+        unsafe { vtable.drop_join_handle(self.raw(), self.output_read()) }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Tasks: one allocation per spawned future, a state word, and the handles onto it.
 //!
-//! A task is a single heap block (a [`Cell`](raw)) holding a [`Header`] (the state word, the
-//! vtable, the owned-task links, the join waker, and what a task dump shows: the task's id,
-//! spawn location, spawn time and poll count), the scheduler it belongs to, and the
+//! A task is a single heap block (a [`Cell`](raw)) holding a [`Header`] (the state word, which
+//! also counts polls, the vtable, the owned-task links, the join waker, and what else a task
+//! dump shows: the task's id, spawn site and spawn time), the scheduler it belongs to, and the
 //! *stage*: the future while it runs, then its output, then nothing. Three kinds of handle
 //! point at it, each holding one counted reference:
 //!
@@ -69,6 +69,7 @@ mod error;
 mod id;
 mod join;
 mod raw;
+mod site;
 pub(crate) mod state;
 mod waker;
 
@@ -77,6 +78,7 @@ pub(crate) use id::set_current_task;
 pub use id::{try_current_task_id, Id};
 pub use join::JoinHandle;
 pub(crate) use raw::{new_task, Header, OwnedLinks, Runnable, Spawned, TaskRef};
+pub(crate) use site::SpawnSite;
 
 /// What a task needs from the scheduler that owns it.
 pub(crate) trait Schedule: Send + Sync + 'static {

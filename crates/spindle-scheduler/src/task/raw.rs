@@ -27,6 +27,7 @@
 
 mod vtable;
 
+use super::site::SpawnSite;
 use super::state::{Notify, State, ToShutdown};
 use super::waker::JoinWaker;
 use super::{Id, JoinError, JoinHandle, Schedule};
@@ -35,7 +36,9 @@ use crate::loom::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
+use std::pin::Pin;
 use std::ptr::NonNull;
+use std::task::{Context, Poll};
 pub(crate) use vtable::Vtable;
 
 /// The type-independent head of every task allocation.
@@ -49,14 +52,10 @@ pub(crate) struct Header {
     pub(crate) join_waker: UnsafeCell<JoinWaker>,
     pub(crate) id: Id,
     /// Where the task was spawned (`#[track_caller]` through every spawn function).
-    pub(crate) location: &'static Location<'static>,
+    pub(crate) site: SpawnSite,
     /// When the task was spawned: [`clock::coarse_millis`], or the spawning worker's reading of
     /// it at its last maintenance tick or wake-up (`WorkerContext::now_ms`).
     pub(crate) spawned_ms: u32,
-    /// Polls so far, saturating. Written only by the thread that owns the future (`RUNNING`),
-    /// as a plain load and store; read by task dumps on any thread. std's atomic even under
-    /// loom: a statistic that no synchronization depends on.
-    pub(crate) polls: std::sync::atomic::AtomicU32,
 }
 
 /// Links of the registry's intrusive doubly linked list.
@@ -74,10 +73,78 @@ struct Cell<F: Future, S> {
     stage: UnsafeCell<Stage<F>>,
 }
 
-enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, JoinError>),
-    Consumed,
+/// The future while the task runs, then its output, then nothing. No tag says which (an enum
+/// would add a word to many tasks); the state word and the handle do:
+///
+/// - the future is alive from spawn until the thread that owns it (`RUNNING`) drops it, just
+///   before it sets `COMPLETE`;
+/// - the output is stored just before `COMPLETE` if `JOIN_INTEREST` is set, and is alive until
+///   the `JoinHandle` reads it (the handle remembers that it did) or drops it, or, if the
+///   handle went away while the task completed, until the completing thread drops it;
+/// - so once the last reference is gone, the stage holds the future if `COMPLETE` is unset,
+///   and nothing otherwise.
+union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<F::Output, JoinError>>,
+}
+
+/// The stage's transitions. Each is `unsafe`: the caller has exclusive access to the stage,
+/// as the task module's invariant 3 grants it (the runner while `RUNNING`, the completing
+/// thread, the `JoinHandle` once `COMPLETE`, or the last reference's holder), and knows what
+/// the stage holds by the rules on [`Stage`].
+impl<F: Future, S> Cell<F, S> {
+    /// Polls the future.
+    ///
+    /// # Safety
+    /// Exclusive access, and the future is alive.
+    unsafe fn poll_future(&self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.stage.with_mut(|stage| {
+            // SAFETY: the future is alive (the caller's promise) and is never moved out of the
+            // allocation (it is dropped in place), so pinning it is sound.
+            unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(cx)
+        })
+    }
+
+    /// Drops the future in place. The stage is empty afterwards, even if the drop unwinds.
+    ///
+    /// # Safety
+    /// Exclusive access, and the future is alive.
+    unsafe fn drop_future(&self) {
+        // SAFETY: the future is alive, and the caller's next step (completing the task, or
+        // freeing it) makes the stage read as empty.
+        self.stage
+            .with_mut(|stage| unsafe { ManuallyDrop::drop(&mut (*stage).future) });
+    }
+
+    /// # Safety
+    /// Exclusive access, and the stage is empty.
+    unsafe fn store_output(&self, output: Result<F::Output, JoinError>) {
+        // SAFETY: nothing alive is overwritten.
+        self.stage
+            .with_mut(|stage| unsafe { (*stage).output = ManuallyDrop::new(output) });
+    }
+
+    /// Moves the stored output out; the stage is empty afterwards.
+    ///
+    /// # Safety
+    /// Exclusive access, and the output is alive; the caller makes sure it is not read again.
+    unsafe fn take_output(&self) -> Result<F::Output, JoinError> {
+        // SAFETY: the output is alive (the caller's promise) and read only here.
+        self.stage
+            .with_mut(|stage| unsafe { ManuallyDrop::take(&mut (*stage).output) })
+    }
+}
+
+impl<F: Future, S> Drop for Cell<F, S> {
+    /// Runs when the last reference is gone, which leaves the dropper the only accessor. A task
+    /// freed before it completed (its future never finished, and nothing can wake it any
+    /// more) still holds its future; a completed one holds nothing (see [`Stage`]).
+    fn drop(&mut self) {
+        if !self.header.state.load().is_complete() {
+            // SAFETY: exclusive access, and the future of a task that never completed is alive.
+            unsafe { self.drop_future() }
+        }
+    }
 }
 
 /// Permission to poll a task once. Holds one reference.
@@ -102,7 +169,7 @@ unsafe impl Send for TaskRef {}
 /// What a task dump shows of a task's birth.
 pub(crate) struct Spawned {
     pub(crate) id: Id,
-    pub(crate) location: &'static Location<'static>,
+    pub(crate) site: SpawnSite,
     /// [`clock::coarse_millis`], or a worker's recent reading of it.
     pub(crate) at_ms: u32,
 }
@@ -112,7 +179,7 @@ impl Spawned {
     pub(crate) fn now(location: &'static Location<'static>) -> Spawned {
         Spawned {
             id: Id::next(),
-            location,
+            site: SpawnSite::of(location),
             at_ms: clock::coarse_millis(),
         }
     }
@@ -141,12 +208,13 @@ where
             }),
             join_waker: UnsafeCell::new(JoinWaker::empty()),
             id: spawned.id,
-            location: spawned.location,
+            site: spawned.site,
             spawned_ms: spawned.at_ms,
-            polls: std::sync::atomic::AtomicU32::new(0),
         },
         scheduler,
-        stage: UnsafeCell::new(Stage::Running(future)),
+        stage: UnsafeCell::new(Stage {
+            future: ManuallyDrop::new(future),
+        }),
     });
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     // SAFETY: the three references were counted by `State::new(3)`, and `F::Output` is the

@@ -1,7 +1,9 @@
 //! The task's state word: every atomic transition of a task lives here.
 //!
-//! One `AtomicUsize` holds six flag bits and, above them, the reference count. Callers never
-//! touch the bits; they call a named transition and must handle its outcome.
+//! One `AtomicU64` holds six flag bits, above them the reference count (26 bits), and in the
+//! upper half the number of polls so far, which `transition_to_running` counts in the
+//! compare-and-swap it makes anyway (a task dump reads it; it stops at `u32::MAX`). Callers
+//! never touch the bits; they call a named transition and must handle its outcome.
 //!
 //! | bit | set while |
 //! | --- | --- |
@@ -12,25 +14,33 @@
 //! | `JOIN_INTEREST` | the `JoinHandle` is alive |
 //! | `JOIN_WAKER` | the join waker is published: the runtime may read it, the handle may not write it |
 
-use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::atomic::AtomicU64;
 use std::fmt;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
-const RUNNING: usize = 1 << 0;
-const SCHEDULED: usize = 1 << 1;
-const COMPLETE: usize = 1 << 2;
-const CANCELLED: usize = 1 << 3;
-const JOIN_INTEREST: usize = 1 << 4;
-const JOIN_WAKER: usize = 1 << 5;
+const RUNNING: u64 = 1 << 0;
+const SCHEDULED: u64 = 1 << 1;
+const COMPLETE: u64 = 1 << 2;
+const CANCELLED: u64 = 1 << 3;
+const JOIN_INTEREST: u64 = 1 << 4;
+const JOIN_WAKER: u64 = 1 << 5;
 const FLAG_BITS: u32 = 6;
-const REF_ONE: usize = 1 << FLAG_BITS;
+const REF_ONE: u64 = 1 << FLAG_BITS;
+const POLL_SHIFT: u32 = 32;
+const REF_MASK: u64 = (1 << (POLL_SHIFT - FLAG_BITS)) - 1;
+/// A count at or above this aborts the process before it can carry into the poll count (as
+/// std's `Arc` does on overflow): each reference is a live handle, waker or queue entry.
+const REF_LIMIT: usize = (REF_MASK / 2) as usize;
+const POLL_ONE: u64 = 1 << POLL_SHIFT;
+/// The poll count at `u32::MAX`: words at or above it are not counted further.
+const POLLS_FULL: u64 = (u32::MAX as u64) << POLL_SHIFT;
 
 /// The atomic state word of one task.
-pub(crate) struct State(AtomicUsize);
+pub(crate) struct State(AtomicU64);
 
 /// A copy of the state word, read at one instant.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Snapshot(usize);
+pub(crate) struct Snapshot(u64);
 
 /// What the thread that woke a task must do next.
 #[must_use]
@@ -94,8 +104,8 @@ impl State {
     /// A new task: scheduled (its first `Runnable` exists), a `JoinHandle`, and `refs`
     /// references.
     pub(crate) fn new(refs: usize) -> State {
-        State(AtomicUsize::new(
-            SCHEDULED | JOIN_INTEREST | (refs * REF_ONE),
+        State(AtomicU64::new(
+            SCHEDULED | JOIN_INTEREST | (refs as u64 * REF_ONE),
         ))
     }
 
@@ -118,11 +128,15 @@ impl State {
         }
     }
 
-    /// `Runnable::run`: SCHEDULED -> RUNNING.
+    /// `Runnable::run`: SCHEDULED -> RUNNING, counting the poll.
     pub(crate) fn transition_to_running(&self) -> ToRunning {
         self.update(|s| {
             debug_assert!(s.is_scheduled() && !s.is_running() && !s.is_complete());
-            let next = Snapshot((s.0 & !SCHEDULED) | RUNNING);
+            let mut next = (s.0 & !SCHEDULED) | RUNNING;
+            if s.0 < POLLS_FULL {
+                next += POLL_ONE;
+            }
+            let next = Snapshot(next);
             let outcome = if s.is_cancelled() {
                 ToRunning::Cancel
             } else {
@@ -180,7 +194,7 @@ impl State {
         // `refs * REF_ONE` exceeds `COMPLETE`).
         let prev = Snapshot(
             self.0
-                .fetch_sub(refs * REF_ONE + RUNNING - COMPLETE, AcqRel),
+                .fetch_sub(refs as u64 * REF_ONE + RUNNING - COMPLETE, AcqRel),
         );
         debug_assert!(prev.is_running() && !prev.is_complete() && !prev.is_join_interested());
         debug_assert!(prev.ref_count() >= refs);
@@ -332,14 +346,14 @@ impl State {
         let prev = self
             .0
             .fetch_add(REF_ONE, std::sync::atomic::Ordering::Relaxed);
-        if prev > isize::MAX as usize {
+        if Snapshot(prev).ref_count() >= REF_LIMIT {
             std::process::abort();
         }
     }
 
     /// Releases `count` references; true if they were the last.
     pub(crate) fn ref_dec(&self, count: usize) -> bool {
-        let prev = Snapshot(self.0.fetch_sub(count * REF_ONE, AcqRel));
+        let prev = Snapshot(self.0.fetch_sub(count as u64 * REF_ONE, AcqRel));
         debug_assert!(prev.ref_count() >= count);
         prev.ref_count() == count
     }
@@ -365,7 +379,11 @@ impl Snapshot {
         self.0 & JOIN_WAKER != 0
     }
     pub(crate) fn ref_count(self) -> usize {
-        self.0 >> FLAG_BITS
+        ((self.0 >> FLAG_BITS) & REF_MASK) as usize
+    }
+    /// Polls so far (`transition_to_running` counts them), at most `u32::MAX`.
+    pub(crate) fn polls(self) -> u32 {
+        (self.0 >> POLL_SHIFT) as u32
     }
 }
 
@@ -379,6 +397,7 @@ impl fmt::Debug for Snapshot {
             .field("join_interest", &self.is_join_interested())
             .field("join_waker", &self.is_join_waker_set())
             .field("refs", &self.ref_count())
+            .field("polls", &self.polls())
             .finish()
     }
 }
@@ -442,6 +461,25 @@ mod tests {
         assert_eq!(idle.transition_to_idle(), ToIdle::Idle);
         assert_eq!(idle.transition_to_shutdown(), ToShutdown::Claimed);
         assert!(idle.load().is_running());
+    }
+
+    #[test]
+    fn polls_are_counted_up_to_the_limit_without_touching_the_count() {
+        let state = State::new(2);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_notified_by_ref(), Notify::Submit);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.load().polls(), 2);
+        assert_eq!(state.load().ref_count(), 2);
+
+        let full = State(AtomicU64::new(
+            POLLS_FULL | SCHEDULED | JOIN_INTEREST | (2 * REF_ONE),
+        ));
+        assert_eq!(full.transition_to_running(), ToRunning::Poll);
+        assert_eq!(full.load().polls(), u32::MAX);
+        assert_eq!(full.load().ref_count(), 2);
+        assert!(full.load().is_running() && full.load().is_join_interested());
     }
 
     /// Found by the loom model `join_handle_poll_vs_completion`: the handle saw its waker

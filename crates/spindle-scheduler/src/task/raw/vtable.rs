@@ -16,14 +16,12 @@
 //!    argument must stay valid for the whole call, so freeing it inside is undefined behaviour
 //!    (Miri reports it).
 
-use super::{cell, Cell, Header, Runnable, Stage, TaskRef};
+use super::{cell, Cell, Header, Runnable, TaskRef};
 use crate::task::state::{Snapshot, ToIdle, ToRunning};
 use crate::task::{waker, JoinError, Schedule};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::Ordering::Relaxed;
+use std::ptr::NonNull;
 use std::task::{Context, Poll, Waker};
 
 /// The type-erased entry points of the tasks of one (future, scheduler) pair.
@@ -33,7 +31,7 @@ pub(crate) struct Vtable {
     schedule: unsafe fn(NonNull<Header>),
     dealloc: unsafe fn(NonNull<Header>),
     try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
-    drop_join_handle: unsafe fn(NonNull<Header>),
+    drop_join_handle: unsafe fn(NonNull<Header>, bool),
 }
 
 impl Vtable {
@@ -99,21 +97,23 @@ impl Vtable {
     /// woken when it does.
     ///
     /// # Safety
-    /// `ptr` is the task whose header holds this vtable, the caller is its `JoinHandle`, and
-    /// `dst` points at a `Poll<Result<T, JoinError>>` of the task's output type `T`.
+    /// `ptr` is the task whose header holds this vtable, the caller is its `JoinHandle`, which
+    /// has not read the output yet, and `dst` points at a `Poll<Result<T, JoinError>>` of the
+    /// task's output type `T`.
     pub(crate) unsafe fn try_read_output(&self, ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
         // SAFETY: forwarded from the caller.
         unsafe { (self.try_read_output)(ptr, dst, waker) }
     }
 
-    /// Gives up the `JoinHandle`'s interest and reference.
+    /// Gives up the `JoinHandle`'s interest and reference, and drops the output unless the
+    /// handle has read it (`output_read`).
     ///
     /// # Safety
     /// `ptr` is the task whose header holds this vtable, and the caller is its `JoinHandle`,
     /// being dropped.
-    pub(crate) unsafe fn drop_join_handle(&self, ptr: NonNull<Header>) {
+    pub(crate) unsafe fn drop_join_handle(&self, ptr: NonNull<Header>, output_read: bool) {
         // SAFETY: forwarded from the caller.
-        unsafe { (self.drop_join_handle)(ptr) }
+        unsafe { (self.drop_join_handle)(ptr, output_read) }
     }
 }
 
@@ -135,21 +135,10 @@ where
     // SAFETY: the `Runnable`'s reference lasts for the whole poll.
     let waker = unsafe { waker::borrowed(ptr) };
     let mut cx = Context::from_waker(&waker);
-    // RUNNING makes this thread the counter's only writer: a plain increment.
-    let polls = &cell.header.polls;
-    polls.store(polls.load(Relaxed).saturating_add(1), Relaxed);
     let polled = catch_unwind(AssertUnwindSafe(|| {
-        cell.stage.with_mut(|stage| {
-            // SAFETY: RUNNING gives exclusive access to the stage.
-            match unsafe { &mut *stage } {
-                Stage::Running(future) => {
-                    // SAFETY: the future is never moved out of the allocation while in
-                    // `Stage::Running` (it is dropped in place), so pinning it is sound.
-                    unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
-                }
-                _ => unreachable!("a runnable task always holds its future"),
-            }
-        })
+        // SAFETY: RUNNING gives exclusive access to the stage, and a task that is not complete
+        // holds its future.
+        unsafe { cell.poll_future(&mut cx) }
     }));
     let output = match polled {
         Ok(Poll::Pending) => {
@@ -181,26 +170,14 @@ where
     false
 }
 
-/// Drops the future in place and marks the stage consumed, even if the drop panics.
+/// Drops the future in place, catching a panic from its destructor; the stage is empty
+/// afterwards either way.
 ///
 /// # Safety
 /// The caller owns the future (`RUNNING`).
 unsafe fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
-    struct MarkConsumed<F: Future>(*mut Stage<F>);
-    impl<F: Future> Drop for MarkConsumed<F> {
-        fn drop(&mut self) {
-            // SAFETY: the old stage was just dropped in place (or its drop unwound, which also
-            // ends its life); writing without dropping it again is what is wanted.
-            unsafe { ptr::write(self.0, Stage::Consumed) }
-        }
-    }
-    cell.stage.with_mut(|stage| {
-        catch_unwind(AssertUnwindSafe(|| {
-            let _mark = MarkConsumed(stage);
-            // SAFETY: exclusive access (RUNNING); `_mark` rewrites the slot afterwards.
-            unsafe { ptr::drop_in_place(stage) }
-        }))
-    })
+    // SAFETY: RUNNING gives exclusive access, and the future is still there.
+    catch_unwind(AssertUnwindSafe(|| unsafe { cell.drop_future() }))
 }
 
 /// Drops a cancelled task's future and completes it with `JoinError::Cancelled` (or `Panic`, if
@@ -222,8 +199,8 @@ where
         Ok(()) => Err(JoinError::cancelled()),
         Err(payload) => Err(JoinError::panic(payload)),
     };
-    // SAFETY: RUNNING is the caller's, the stage is now `Consumed`, and the caller's
-    // reference passes on.
+    // SAFETY: RUNNING is the caller's, the stage is now empty, and the caller's reference
+    // passes on.
     unsafe { complete::<F, S>(ptr, output) }
 }
 
@@ -235,8 +212,8 @@ where
 /// so nobody can come to read the output or to wake.
 ///
 /// # Safety
-/// `ptr` is an (`F`, `S`) task; the caller owns its future slot (`RUNNING`), which is already
-/// `Consumed`, and passes one reference.
+/// `ptr` is an (`F`, `S`) task; the caller owns its stage (`RUNNING`), which is already
+/// empty, and passes one reference.
 unsafe fn complete<F, S>(ptr: NonNull<Header>, output: Result<F::Output, JoinError>)
 where
     F: Future + Send + 'static,
@@ -258,21 +235,13 @@ where
         }
         return;
     }
-    // SAFETY: exclusive access (RUNNING); the slot is `Consumed`, so nothing is leaked.
-    cell.stage
-        .with_mut(|stage| unsafe { ptr::write(stage, Stage::Finished(output)) });
+    // SAFETY: exclusive access (RUNNING), and the stage is empty.
+    unsafe { cell.store_output(output) };
     let prev = cell.header.state.transition_to_complete();
     if !prev.is_join_interested() {
         // The handle was dropped after the check above: nobody will read it.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: the handle is gone, so the completing thread keeps exclusive access.
-            cell.stage.with_mut(|stage| unsafe {
-                if let Stage::Finished(output) = &*stage {
-                    report_unread_panic(cell, output);
-                }
-                *stage = Stage::Consumed
-            })
-        }));
+        // SAFETY: the handle is gone, so the completing thread keeps exclusive access.
+        unsafe { drop_unread_output(cell) };
     } else if prev.is_join_waker_set() {
         cell.header.join_waker.with(|waker| {
             // SAFETY: JOIN_WAKER is set, so the handle does not write the field (invariant 4).
@@ -298,6 +267,20 @@ where
         // SAFETY: those were the last references.
         unsafe { dealloc::<F, S>(ptr) }
     }
+}
+
+/// Drops the stored output, which nobody read, reporting a panic in it and catching a panic
+/// from its destructor.
+///
+/// # Safety
+/// The caller has exclusive access to the stage (invariant 3 of the task module), and the
+/// output is there.
+#[inline]
+unsafe fn drop_unread_output<F: Future, S: Schedule>(cell: &Cell<F, S>) {
+    // SAFETY: the caller's exclusive access, to an output that is there.
+    let output = unsafe { cell.take_output() };
+    report_unread_panic(cell, &output);
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
 }
 
 /// Tells the scheduler about a panic that nobody will read: the task's output is about to be
@@ -349,8 +332,8 @@ where
 }
 
 /// # Safety
-/// `ptr` is an (`F`, `S`) task, the caller is its `JoinHandle`, and `dst` points at a
-/// `Poll<Result<F::Output, JoinError>>`.
+/// `ptr` is an (`F`, `S`) task, the caller is its `JoinHandle`, which has not read the output
+/// yet, and `dst` points at a `Poll<Result<F::Output, JoinError>>`.
 unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)
 where
     F: Future + Send + 'static,
@@ -361,13 +344,9 @@ where
     if !can_read_output(&cell.header, waker) {
         return;
     }
-    let output = cell.stage.with_mut(|stage| {
-        // SAFETY: COMPLETE with JOIN_INTEREST: the handle owns the stage (invariant 3).
-        match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
-            Stage::Finished(output) => output,
-            _ => panic!("JoinHandle polled after it returned Ready"),
-        }
-    });
+    // SAFETY: COMPLETE with JOIN_INTEREST: the handle owns the stage (invariant 3), and the
+    // output is there, as the handle has not read it (the caller's promise).
+    let output = unsafe { cell.take_output() };
     // SAFETY: the caller's `dst` has this type.
     unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(output) };
 }
@@ -421,8 +400,8 @@ fn set_join_waker(header: &Header, waker: Waker) -> Result<Snapshot, Snapshot> {
 
 /// # Safety
 /// `ptr` is an (`F`, `S`) task, and the caller is its `JoinHandle`, being dropped; its
-/// reference is released here.
-unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>)
+/// reference is released here. `output_read`: the handle has read the output.
+unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>, output_read: bool)
 where
     F: Future + Send + 'static,
     S: Schedule,
@@ -438,16 +417,10 @@ where
         }
         return;
     }
-    if cleanup.drop_output {
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: complete, with the handle's interest: the handle owns the stage.
-            cell.stage.with_mut(|stage| unsafe {
-                if let Stage::Finished(output) = &*stage {
-                    report_unread_panic(cell, output);
-                }
-                *stage = Stage::Consumed
-            })
-        }));
+    if cleanup.drop_output && !output_read {
+        // SAFETY: complete, with the handle's interest: the handle owns the stage, and the
+        // output it did not read is there.
+        unsafe { drop_unread_output(cell) };
     }
     if cleanup.drop_waker {
         // SAFETY: JOIN_WAKER is unset: the field is the handle's.
