@@ -176,7 +176,8 @@ impl TaskInfo {
         self.age
     }
 
-    /// How many times the task was polled (saturating at `u32::MAX`).
+    /// How many polls of the task have started, the one in progress included (it stops
+    /// counting at `u32::MAX`).
     ///
     /// ```
     /// # use spindle_scheduler::{Scheduler, ThreadParker};
