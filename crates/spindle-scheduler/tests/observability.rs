@@ -105,6 +105,44 @@ fn a_panic_nobody_reads_reaches_the_hook_once() {
     assert!(rx.try_recv().is_err(), "the awaited panic was reported");
 }
 
+/// The hook is the user's code: its own panic is ignored, whether the unread output is dropped
+/// by the handle (here, on the test thread) or by a worker (a detached task), and the worker
+/// goes on running tasks.
+#[test]
+fn a_panicking_hook_neither_unwinds_into_the_dropper_nor_stops_a_worker() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let scheduler = Scheduler::builder()
+        .worker_threads(1)
+        .on_unhandled_panic({
+            let calls = calls.clone();
+            move |_, _, _| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                panic!("the hook panics too");
+            }
+        })
+        .build(|_| ThreadParker::new())
+        .unwrap();
+    let finished = scheduler.spawn(async { panic!("unread, dropped by its handle") });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !finished.is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the task never finished"
+        );
+        std::thread::yield_now();
+    }
+    drop(finished);
+    drop(scheduler.spawn(async { panic!("unread, dropped by the worker") }));
+    assert_eq!(block_on(scheduler.spawn(async { 7 })).unwrap(), 7);
+    while calls.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a panic never reached the hook"
+        );
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn a_slow_poll_is_reported_with_its_task() {
     let (tx, rx) = mpsc::channel();

@@ -2,9 +2,9 @@
 //!
 //! A `&'static Location` is 8 bytes, and a task pays for every byte of its header a million
 //! times over in a program that holds a million idle tasks. A [`SpawnSite`] is instead an index
-//! into one process-wide table of the locations that have spawned. Each location is a static
-//! (`#[track_caller]` makes one per call site), so the table holds one entry per spawning call
-//! site of the program and stops growing once each has spawned.
+//! into one process-wide table of the locations that have spawned, keyed by address. Each
+//! location is a static (`#[track_caller]` makes one per call site, or a few when the caller is
+//! compiled more than once), so the table stops growing once every call site has spawned.
 //!
 //! A spawn finds its site in a small cache of its own thread, indexed by the location's
 //! address: one load and one comparison when the same call sites spawn again, as they do. A

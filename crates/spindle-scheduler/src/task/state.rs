@@ -128,12 +128,13 @@ impl State {
         }
     }
 
-    /// `Runnable::run`: SCHEDULED -> RUNNING, counting the poll.
+    /// `Runnable::run`: SCHEDULED -> RUNNING, counting the poll (unless the run is to drop a
+    /// cancelled future).
     pub(crate) fn transition_to_running(&self) -> ToRunning {
         self.update(|s| {
             debug_assert!(s.is_scheduled() && !s.is_running() && !s.is_complete());
             let mut next = (s.0 & !SCHEDULED) | RUNNING;
-            if s.0 < POLLS_FULL {
+            if s.0 < POLLS_FULL && !s.is_cancelled() {
                 next += POLL_ONE;
             }
             let next = Snapshot(next);
@@ -439,6 +440,7 @@ mod tests {
         assert_eq!(state.transition_to_idle(), ToIdle::Idle);
         assert_eq!(state.transition_to_notified_and_cancel(), Notify::Submit);
         assert_eq!(state.transition_to_running(), ToRunning::Cancel);
+        assert_eq!(state.load().polls(), 1, "dropping the future is not a poll");
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //! 1. An entry is only ever given the task whose header holds this vtable, so the `Cell<F, S>`
 //!    it recovers is the real one (invariant 1 of [`raw`](super)).
 //! 2. The stage is touched by the thread that owns the future (`RUNNING`) until `COMPLETE`,
-//!    then by the completing thread or the `JoinHandle` (invariant 3 of the task module); the
-//!    join waker by the rules of invariant 4.
+//!    then by the completing thread or the `JoinHandle` (invariant 3 of the task module), and
+//!    last by whoever frees the task; the join waker by the rules of invariant 4.
 //! 3. An entry that may free the task takes it as a pointer, never as a `&Cell`: a reference
 //!    argument must stay valid for the whole call, so freeing it inside is undefined behaviour
 //!    (Miri reports it).
@@ -269,8 +269,9 @@ where
     }
 }
 
-/// Drops the stored output, which nobody read, reporting a panic in it and catching a panic
-/// from its destructor.
+/// Drops the stored output, which nobody read, reporting a panic in it. A panic from the
+/// report (the user's hook) or from the output's destructor is caught: the caller still has
+/// references to release.
 ///
 /// # Safety
 /// The caller has exclusive access to the stage (invariant 3 of the task module), and the
@@ -279,8 +280,10 @@ where
 unsafe fn drop_unread_output<F: Future, S: Schedule>(cell: &Cell<F, S>) {
     // SAFETY: the caller's exclusive access, to an output that is there.
     let output = unsafe { cell.take_output() };
-    report_unread_panic(cell, &output);
-    let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        report_unread_panic(cell, &output);
+        drop(output)
+    }));
 }
 
 /// Tells the scheduler about a panic that nobody will read: the task's output is about to be
