@@ -5,6 +5,7 @@
 //! valgrind --tool=callgrind target/release/task_instructions spawn   # 100,000 tasks spawned from a task, joined one by one
 //! valgrind --tool=callgrind target/release/task_instructions chain   # a chain of 100,000 detached tasks, each spawning the next
 //! valgrind --tool=callgrind target/release/task_instructions yield   # 100,000 yields of one task
+//! valgrind --tool=callgrind target/release/task_instructions remote  # 100,000 tasks spawned from outside the runtime, then joined
 //! ```
 //!
 //! One worker, so the counts do not depend on which worker runs what. Divide the difference
@@ -27,6 +28,15 @@ fn link(done: oneshot::Sender<()>, left: usize) {
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let rt = spindle::Builder::new().worker_threads(1).build().unwrap();
+    if mode == "remote" {
+        let handles: Vec<_> = (0..N).map(|_| rt.spawn(async {})).collect();
+        rt.block_on(async {
+            for handle in handles {
+                handle.await.unwrap();
+            }
+        });
+        return;
+    }
     let work = async move {
         match mode.as_str() {
             "spawn" => {
@@ -44,7 +54,7 @@ fn main() {
                     spindle::yield_now().await;
                 }
             }
-            _ => panic!("usage: task_instructions spawn|chain|yield"),
+            _ => panic!("usage: task_instructions spawn|chain|yield|remote"),
         }
     };
     rt.block_on(rt.spawn(work)).unwrap();
