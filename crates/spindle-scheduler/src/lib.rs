@@ -25,6 +25,8 @@
 //! - `queue`: the deques, stealers and injector.
 //! - `worker`: the worker loop: where a worker looks for work, searching, parking.
 //! - `idle`: which workers are parked or searching, and whom to wake.
+//! - `local`: tasks pinned to one thread (`spawn_local`, [`LocalSet`]), whose futures need
+//!   not be `Send`.
 //! - `scheduler`: spawning, waking, shutdown.
 //! - `builder`: the configuration, and the two phases of starting: set up, then spawn threads.
 //! - [`blocking`](BlockingPool): the pool of threads for blocking closures.
@@ -40,6 +42,7 @@ mod builder;
 mod clock;
 mod dump;
 mod idle;
+mod local;
 mod metrics;
 mod owned;
 mod queue;
@@ -56,6 +59,7 @@ pub use spindle_core::{coop, Park, ThreadParker, ThreadUnparker, Unpark};
 
 pub use builder::{default_worker_threads, Builder, PreparedScheduler};
 pub use dump::{TaskDump, TaskInfo, TaskState};
+pub use local::LocalSet;
 pub use metrics::WorkerMetrics;
 pub use scheduler::{Scheduler, Spawner};
 pub use slow_poll::SlowPoll;

@@ -21,6 +21,7 @@
 
 mod idle;
 mod lifo;
+mod local;
 mod slow_poll;
 mod task;
 

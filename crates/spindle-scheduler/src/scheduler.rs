@@ -26,7 +26,9 @@
 use crate::builder::Builder;
 use crate::dump::TaskDump;
 use crate::idle::Idle;
-use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
+use crate::local::{LocalSet, LocalTasks, PinnedToWorker, ThreadLocalTasks};
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
+use crate::loom::sync::Mutex;
 use crate::loom::Arc;
 use crate::metrics::WorkerMetrics;
 use crate::owned::OwnedTasks;
@@ -55,9 +57,13 @@ pub(crate) struct Shared<U> {
     lifo_watcher: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) workers_running: AtomicUsize,
-    on_unhandled_panic: Option<PanicHook>,
+    pub(crate) on_unhandled_panic: Option<PanicHook>,
     /// The slow-poll watch, if a threshold is set.
     pub(crate) slow_poll: Option<Watch>,
+    /// The live [`LocalSet`](crate::LocalSet)s, whose tasks the dump and metrics count.
+    local_sets: Mutex<Vec<std::sync::Arc<ThreadLocalTasks>>>,
+    /// Tasks spawned into local sets that are gone, for `spawned_tasks_count`.
+    retired_local_spawns: AtomicU64,
 }
 
 /// What [`Builder::on_unhandled_panic`] runs: std's `Arc`, as for the thread hooks.
@@ -112,6 +118,66 @@ impl<U: Unpark> Shared<U> {
             workers_running: AtomicUsize::new(workers),
             on_unhandled_panic,
             slow_poll,
+            local_sets: Mutex::new(Vec::new()),
+            retired_local_spawns: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn register_local_set(&self, set: &std::sync::Arc<ThreadLocalTasks>) {
+        self.local_sets.lock().push(set.clone());
+    }
+
+    pub(crate) fn deregister_local_set(&self, set: &std::sync::Arc<ThreadLocalTasks>) {
+        let mut sets = self.local_sets.lock();
+        sets.retain(|s| !std::sync::Arc::ptr_eq(s, set));
+        self.retired_local_spawns
+            .fetch_add(set.tasks.spawned(), Relaxed);
+    }
+
+    /// Every registry of unfinished tasks: the shared one, each worker's pinned tasks, and
+    /// each local set's.
+    fn for_each_registry(&self, mut f: impl FnMut(Registry<'_>)) {
+        f(Registry::Shared(&self.owned));
+        for remote in self.remotes.iter() {
+            f(Registry::Local(&remote.pinned));
+        }
+        for set in self.local_sets.lock().iter() {
+            f(Registry::Local(&set.tasks));
+        }
+    }
+
+    pub(crate) fn num_alive_tasks(&self) -> usize {
+        let mut alive = 0;
+        self.for_each_registry(|registry| {
+            alive += match registry {
+                Registry::Shared(owned) => owned.len(),
+                Registry::Local(tasks) => tasks.len(),
+            }
+        });
+        alive
+    }
+
+    pub(crate) fn spawned_tasks_count(&self) -> u64 {
+        let mut spawned = self.retired_local_spawns.load(Relaxed);
+        self.for_each_registry(|registry| {
+            spawned += match registry {
+                Registry::Shared(owned) => owned.inserted(),
+                Registry::Local(tasks) => tasks.spawned(),
+            }
+        });
+        spawned
+    }
+
+    pub(crate) fn for_each_task(&self, f: &mut dyn FnMut(&Header)) {
+        self.for_each_registry(|registry| match registry {
+            Registry::Shared(owned) => owned.for_each(f),
+            Registry::Local(tasks) => tasks.for_each(f),
+        });
+    }
+
+    pub(crate) fn unhandled_panic(&self, task: &Header, error: &JoinError) {
+        if let Some(hook) = &self.on_unhandled_panic {
+            hook(task.id, task.site.location(), error);
         }
     }
 
@@ -293,10 +359,14 @@ impl<U: Unpark> Schedule for Arc<Shared<U>> {
     }
 
     fn unhandled_panic(&self, task: &Header, error: &JoinError) {
-        if let Some(hook) = &self.on_unhandled_panic {
-            hook(task.id, task.site.location(), error);
-        }
+        Shared::unhandled_panic(self, task, error);
     }
+}
+
+/// One registry of unfinished tasks.
+enum Registry<'a> {
+    Shared(&'a OwnedTasks),
+    Local(&'a LocalTasks),
 }
 
 fn spawn_on<U: Unpark, F>(
@@ -586,7 +656,7 @@ impl<U: Unpark> Spawner<U> {
     /// # drop(pending);
     /// ```
     pub fn num_alive_tasks(&self) -> usize {
-        self.shared.owned.len()
+        self.shared.num_alive_tasks()
     }
 
     /// Tasks spawned since the scheduler was built (those refused after shutdown excluded).
@@ -598,7 +668,7 @@ impl<U: Unpark> Spawner<U> {
     /// assert_eq!(scheduler.spawner().spawned_tasks_count(), 1);
     /// ```
     pub fn spawned_tasks_count(&self) -> u64 {
-        self.shared.owned.inserted()
+        self.shared.spawned_tasks_count()
     }
 
     /// Tasks waiting in the injector, the queue of tasks scheduled from outside the workers.
@@ -625,7 +695,7 @@ impl<U: Unpark> Spawner<U> {
     /// assert_eq!(scheduler.spawner().dump().tasks()[0].id(), pending.id());
     /// ```
     pub fn dump(&self) -> TaskDump {
-        TaskDump::collect(|f| self.shared.owned.for_each(f))
+        TaskDump::collect(|f| self.shared.for_each_task(f))
     }
 
     /// Starts shutting the scheduler down, without waiting: the workers stop after their
@@ -642,6 +712,107 @@ impl<U: Unpark> Spawner<U> {
     /// ```
     pub fn begin_shutdown(&self) {
         self.shared.begin_shutdown();
+    }
+
+    /// Spawns `future`, which need not be `Send`, pinned to the worker thread that calls this:
+    /// only that worker polls it (it is never stolen), and a wake from another thread queues
+    /// it there and unparks that worker. Awaiting the returned [`JoinHandle`] (from anywhere,
+    /// if the output is `Send`) gives its output. The task is cancelled when the worker stops,
+    /// its destructor running on the worker.
+    ///
+    /// # Panics
+    ///
+    /// Anywhere but on one of this scheduler's workers: there is no worker to pin the task
+    /// to. Use [`spawn`](Self::spawn) for a `Send` future, or a [`LocalSet`] on this thread.
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let scheduler = Scheduler::builder().worker_threads(2).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// // A `Send` task gets onto a worker; the local tasks it spawns there share an `Rc`.
+    /// let total = scheduler.spawn(async move {
+    ///     let inner = spawner.clone();
+    ///     let total = spawner.spawn_local(async move {
+    ///         let sum = Rc::new(RefCell::new(0));
+    ///         let tasks: Vec<_> = (1..=4)
+    ///             .map(|n| {
+    ///                 let sum = sum.clone();
+    ///                 inner.spawn_local(async move { *sum.borrow_mut() += n })
+    ///             })
+    ///             .collect();
+    ///         for task in tasks {
+    ///             task.await.unwrap();
+    ///         }
+    ///         let total = *sum.borrow();
+    ///         total
+    ///     });
+    ///     total.await.unwrap()
+    /// });
+    /// assert_eq!(futures::executor::block_on(total).unwrap(), 10);
+    /// ```
+    #[track_caller]
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.spawn_local_at(future, Location::caller())
+    }
+
+    /// `spawn_local`, recording `location` as the spawn location.
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn_local`](Self::spawn_local): anywhere but on one of this scheduler's workers.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// let here = std::panic::Location::caller();
+    /// let task = scheduler.spawn(async move { spawner.spawn_local_at(async { 7 }, here).await });
+    /// assert_eq!(futures::executor::block_on(task).unwrap().unwrap(), 7);
+    /// ```
+    pub fn spawn_local_at<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let worker = self.shared.with_worker(|cx| cx.map(|cx| cx.index));
+        let Some(worker) = worker else {
+            panic!(
+                "spawn_local called outside this scheduler's worker threads, where no worker \
+                 can own the task; call it from a task running on the scheduler, use spawn for a \
+                 Send future, or run the task in a LocalSet on this thread"
+            )
+        };
+        PinnedToWorker {
+            shared: self.shared.clone(),
+            worker,
+        }
+        .spawn(future, location)
+    }
+
+    /// A [`LocalSet`] owned by the calling thread, for tasks that are not `Send` on a thread
+    /// that is not a worker (the facade's `block_on` makes one for `spawn_local`).
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let local = scheduler.spawner().local_set();
+    /// let task = local.spawn(async { std::rc::Rc::new(3) });
+    /// local.run_ready(1);
+    /// assert!(task.is_finished());
+    /// ```
+    pub fn local_set(&self) -> LocalSet<U> {
+        LocalSet::new(self.shared.clone())
     }
 
     /// True if the calling thread is one of this scheduler's workers.

@@ -7,7 +7,10 @@
 //! 2. Its LIFO slot: the task most recently woken or spawned by a task on this worker. After a
 //!    poll the slot's task runs next, at most [`MAX_LIFO_POLLS`] times in a row, so a pair of
 //!    tasks waking each other cannot starve the rest of the queue.
-//! 3. Its own deque (FIFO), then the injector (taking a batch).
+//! 3. Its own deque (FIFO), then the tasks pinned to it (`spawn_local`, `local`),
+//!    then the injector (taking a batch). The pinned tasks are also looked at with the
+//!    injector every [`GLOBAL_QUEUE_INTERVAL`] ticks, so a busy deque cannot starve them. No
+//!    other worker ever takes them.
 //! 4. Searching: steal half of a random victim's deque (`steal_batch_and_pop`), trying every
 //!    worker, then the injector, for [`SEARCH_ROUNDS`] rounds with a short spin between
 //!    them. A searcher never yields its CPU in a loop: on 2 cores, a searcher calling
@@ -47,6 +50,7 @@
 
 use crate::clock;
 use crate::idle::Idle;
+use crate::local::LocalTasks;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32};
 use crate::metrics::{self, Counters, WorkerMetrics};
 use crate::queue::{steal_until_settled, LocalQueue};
@@ -104,6 +108,8 @@ pub(crate) struct Remote<U> {
     pub(crate) counters: Counters,
     /// The poll the owner is in, published while a slow-poll threshold is set.
     pub(crate) poll_stamp: PollStamp,
+    /// The tasks pinned to this worker (`local`).
+    pub(crate) pinned: LocalTasks,
 }
 
 impl<U> Remote<U> {
@@ -115,6 +121,7 @@ impl<U> Remote<U> {
             unpark,
             counters: Counters::default(),
             poll_stamp: PollStamp::new(),
+            pinned: LocalTasks::new(0),
         }
     }
 
@@ -223,6 +230,7 @@ pub(crate) fn run<P: Park>(
         polls: 0,
         forced_yields: 0,
     };
+    worker.remote().pinned.set_owner_to_this_thread();
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
     worker.run_loop(&context);
     CONTEXT.with(|c| c.set(ptr::null()));
@@ -273,13 +281,14 @@ impl<P: Park> Worker<P> {
 
     fn next_task(&mut self, cx: &WorkerContext) -> Option<Runnable> {
         if self.tick % GLOBAL_QUEUE_INTERVAL == 0 {
-            if let Some(task) = self.pop_injector(cx) {
+            if let Some(task) = self.pop_injector(cx).or_else(|| self.remote().pinned.pop()) {
                 return Some(task);
             }
         }
         self.remote()
             .take_lifo()
             .or_else(|| cx.local.pop())
+            .or_else(|| self.remote().pinned.pop())
             .or_else(|| self.pop_injector(cx))
     }
 
@@ -401,7 +410,7 @@ impl<P: Park> Worker<P> {
     }
 
     fn has_local_work(&self, cx: &WorkerContext) -> bool {
-        self.remote().has_lifo() || !cx.local.is_empty()
+        self.remote().has_lifo() || !cx.local.is_empty() || !self.remote().pinned.is_empty()
     }
 
     /// Parks until there is work, counting the time before as busy.
@@ -576,9 +585,11 @@ impl<P: Park> Worker<P> {
         }
     }
 
-    /// Drops what is left in this worker's queues; the last worker out sweeps the rest.
+    /// Cancels the tasks pinned here and drops what is left in this worker's queues; the last
+    /// worker out sweeps the rest.
     fn exit(&mut self, cx: &WorkerContext) {
         self.account_busy(clock::precise_nanos());
+        self.remote().pinned.stop();
         while let Some(task) = self.remote().take_lifo() {
             drop(task);
         }

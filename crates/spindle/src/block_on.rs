@@ -1,7 +1,9 @@
 //! Driving one future to completion on the calling thread.
 //!
 //! The thread polls the future, and parks (on a futex, through std's thread parker) while it is
-//! pending; the future's waker unparks it. The waker is made once per thread and reused, so a
+//! pending; the future's waker unparks it. Between polls it runs the local tasks that
+//! `spawn_local` made under this `block_on` and that are ready (a batch at a time, so neither
+//! side starves the other); their wakes from other threads unpark it too. The waker is made once per thread and reused, so a
 //! `block_on` call allocates nothing.
 
 use crate::panic_policy::Failure;
@@ -11,6 +13,9 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::thread;
+
+/// Local tasks (`spawn_local`) polled between two polls of the future, at most.
+const LOCAL_POLLS_PER_TURN: usize = 61;
 
 thread_local! {
     static WAKER: Waker = spindle_core::thread_waker(thread::current());
@@ -35,6 +40,11 @@ pub(crate) fn run_to_completion<F: Future>(
             budget.set(BUDGET_PER_POLL);
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
+            }
+            if let Some(locals) = crate::context::block_on_locals() {
+                if locals.run_ready(LOCAL_POLLS_PER_TURN) {
+                    continue;
+                }
             }
             thread::park();
         }

@@ -4,8 +4,10 @@
 //! A worker thread is marked for its whole life (set when it starts). `block_on` marks the
 //! calling thread for the duration of the call. Both set the current [`Handle`].
 
-use crate::runtime::Handle;
+use crate::runtime::{Handle, Unparker};
+use spindle_scheduler::LocalSet;
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 /// What this thread is doing for a runtime.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -24,6 +26,27 @@ thread_local! {
     /// A worker's timer context (its own wheel) and reactor, for the worker's whole life.
     static WORKER_DRIVERS: RefCell<Option<(spindle_timer::EnterGuard, spindle_io::EnterGuard)>> =
         const { RefCell::new(None) };
+    /// The tasks `spawn_local` made under the running `block_on`, made on first use.
+    static BLOCK_ON_LOCALS: RefCell<Option<Rc<LocalSet<Unparker>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the running `block_on`'s local set, making it on first use.
+pub(crate) fn with_block_on_locals<R>(f: impl FnOnce(&LocalSet<Unparker>) -> R) -> R {
+    let set = BLOCK_ON_LOCALS.with(|locals| {
+        locals
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                let handle = current().expect("block_on sets the current runtime");
+                Rc::new(handle.spawner().local_set())
+            })
+            .clone()
+    });
+    f(&set)
+}
+
+/// The running `block_on`'s local set, if `spawn_local` made one.
+pub(crate) fn block_on_locals() -> Option<Rc<LocalSet<Unparker>>> {
+    BLOCK_ON_LOCALS.with(|locals| locals.borrow().clone())
 }
 
 pub(crate) fn role() -> ThreadRole {
@@ -124,6 +147,9 @@ pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
 
 impl Drop for BlockOnGuard {
     fn drop(&mut self) {
+        // Local tasks still pending are cancelled here, while this runtime is still current
+        // for their destructors.
+        drop(BLOCK_ON_LOCALS.with(|locals| locals.borrow_mut().take()));
         ROLE.with(|r| r.set(ThreadRole::Outside));
         coop::set_budget(self.previous_budget.take());
         let previous = self.previous.take();

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! - Running: [`block_on`], [`Runtime`], [`Builder`], [`Handle`].
-//! - Tasks: [`spawn`], [`spawn_blocking`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`],
+//! - Tasks: [`spawn`], [`spawn_local`], [`spawn_blocking`], [`JoinHandle`], [`JoinError`], [`yield_now`], [`JoinSet`],
 //!   task ids ([`task::id`]).
 //! - Seeing inside a runtime: [`Handle::metrics`] ([`RuntimeMetrics`], [`WorkerMetrics`]),
 //!   [`Handle::dump`] ([`TaskDump`]), slow polls and stalls ([`Builder::slow_poll_threshold`],
@@ -62,7 +62,7 @@ pub use runtime::{Builder, Handle, Runtime};
 pub use spindle_scheduler::{
     JoinError, JoinHandle, SlowPoll, TaskDump, TaskInfo, TaskState, WorkerMetrics,
 };
-pub use task::{spawn, spawn_blocking, yield_now, YieldNow};
+pub use task::{spawn, spawn_blocking, spawn_local, yield_now, YieldNow};
 pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
 
 /// Runs `async fn main` on spindle: the attribute turns it into a plain `fn main` whose body

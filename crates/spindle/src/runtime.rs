@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 type WorkerParker = TimerParker<IoParker<ThreadParker>>;
 
 /// The wake-up handle of a worker's parking stack.
-type Unparker = IoUnparker<ThreadUnparker>;
+pub(crate) type Unparker = IoUnparker<ThreadUnparker>;
 
 /// A multi-threaded, work-stealing runtime: one worker thread per core by default.
 ///
@@ -616,6 +616,10 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.spawner.spawn(future)
+    }
+
+    pub(crate) fn spawner(&self) -> &Spawner<Unparker> {
+        &self.spawner
     }
 
     /// `spawn`, recording `location` as the spawn location.

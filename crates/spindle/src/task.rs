@@ -81,6 +81,70 @@ where
     })
 }
 
+/// Spawns `future`, which need not be `Send`, as a task pinned to the calling thread: the
+/// way to share `Rc<RefCell<_>>` state between tasks, as asyncio's single thread allows.
+///
+/// - On a runtime's worker (inside a task), the task is pinned to that worker: only it polls
+///   the task, which is never stolen, and a wake from another thread queues the task there.
+///   It is cancelled when the worker stops (at runtime shutdown), its destructor running on
+///   the worker.
+/// - Inside `block_on`, the task runs on the `block_on` thread, polled between polls of the
+///   future given to `block_on`. Tasks still pending when `block_on` returns are cancelled on
+///   that thread, and their [`JoinHandle`]s resolve to a cancelled [`JoinError`](crate::JoinError).
+///
+/// The returned [`JoinHandle`] can be awaited from any task or thread when the output is
+/// `Send` (the handle is `Send` exactly then).
+///
+/// # Panics
+///
+/// Outside those two places (a plain thread, a `spawn_blocking` closure), where no thread
+/// would poll the task: use [`spawn`] for a `Send` future, or call it inside `block_on`.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let log = spindle::block_on(async {
+///     let log = Rc::new(RefCell::new(Vec::new()));
+///     let tasks: Vec<_> = (0..3)
+///         .map(|n| {
+///             let log = log.clone();
+///             spindle::spawn_local(async move {
+///                 spindle::yield_now().await;
+///                 log.borrow_mut().push(n);
+///             })
+///         })
+///         .collect();
+///     for task in tasks {
+///         task.await.unwrap();
+///     }
+///     Rc::try_unwrap(log).unwrap().into_inner()
+/// });
+/// assert_eq!(log, [0, 1, 2]);
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let location = Location::caller();
+    match context::role() {
+        context::ThreadRole::Worker => context::with_current(|current| {
+            let handle = current.expect("a worker thread has a current runtime");
+            handle.spawner().spawn_local_at(future, location)
+        }),
+        context::ThreadRole::BlockOn => {
+            context::with_block_on_locals(|set| set.spawn_at(future, location))
+        }
+        context::ThreadRole::Outside => panic!(
+            "spindle::spawn_local called outside a runtime's tasks and outside block_on, where no \
+             thread would poll the task; call it from a spawned task or inside block_on, or use \
+             spindle::spawn for a Send future"
+        ),
+    }
+}
+
 /// Runs the blocking closure `f` on the runtime's blocking pool and returns its result through
 /// a [`JoinHandle`]: asyncio's `to_thread`. Use it for work that blocks (file I/O, a C
 /// library, heavy computation), so that no worker, and no task behind it, waits.

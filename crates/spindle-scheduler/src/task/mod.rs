@@ -85,6 +85,14 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// A task was woken (or aborted) while idle: queue it to run.
     fn schedule(&self, task: Runnable);
 
+    /// The task was woken during its own poll and must run again. `Some` hands it back to
+    /// the worker that polled it, which queues it at the back of its deque; a scheduler that
+    /// keeps its tasks elsewhere (a local task's, `local`) queues it itself and returns `None`.
+    #[inline]
+    fn requeue(&self, task: Runnable) -> Option<Runnable> {
+        Some(task)
+    }
+
     /// The task completed: remove it from the owned-task registry. Returns true when it was
     /// still registered, in which case the registry's reference now belongs to the caller.
     fn release(&self, task: TaskRef) -> bool;

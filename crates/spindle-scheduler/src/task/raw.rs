@@ -153,8 +153,9 @@ pub(crate) struct Runnable {
 }
 
 // SAFETY: a `Runnable` is the unique right to touch the future (invariant 1 of the task
-// module), and the future is `Send` (required by `new_task`), so the right may move between
-// threads.
+// module). The future is `Send` (the spawn functions require it), or the task is local, whose
+// `Runnable` only passes through another thread on its way to the owner's queue, and is run or
+// dropped only by the owner (invariant 1 of `local`).
 unsafe impl Send for Runnable {}
 
 /// A counted reference held by the owned-task registry, without `Drop`: the registry releases
@@ -194,8 +195,8 @@ pub(crate) fn new_task<F, S>(
     spawned: Spawned,
 ) -> (Runnable, JoinHandle<F::Output>, TaskRef)
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     let cell = Box::new(Cell {

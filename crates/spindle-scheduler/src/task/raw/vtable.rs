@@ -38,8 +38,8 @@ impl Vtable {
     /// The vtable of the tasks made of an `F` and an `S`.
     pub(super) fn of<F, S>() -> &'static Vtable
     where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
+        F: Future + 'static,
+        F::Output: 'static,
         S: Schedule,
     {
         &Vtable {
@@ -121,7 +121,7 @@ impl Vtable {
 /// `ptr` is an (`F`, `S`) task, and the caller holds its `Runnable`.
 unsafe fn run<F, S>(ptr: NonNull<Header>) -> bool
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: an (`F`, `S`) task; the `Runnable`'s reference keeps it allocated until that
@@ -144,7 +144,12 @@ where
         Ok(Poll::Pending) => {
             return match cell.header.state.transition_to_idle() {
                 ToIdle::Idle => false,
-                ToIdle::Notified => true,
+                // The `Runnable` handed back keeps the runner's reference.
+                ToIdle::Notified => cell
+                    .scheduler
+                    .requeue(Runnable { ptr })
+                    .map(Runnable::into_raw)
+                    .is_some(),
                 ToIdle::IdleDealloc => {
                     // SAFETY: the runner's reference was the last.
                     unsafe { dealloc::<F, S>(ptr) };
@@ -188,7 +193,7 @@ unsafe fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()
 /// passes one reference.
 unsafe fn cancel<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: an (`F`, `S`) task; the caller's reference keeps it allocated until it passes
@@ -216,7 +221,7 @@ where
 /// empty, and passes one reference.
 unsafe fn complete<F, S>(ptr: NonNull<Header>, output: Result<F::Output, JoinError>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: an (`F`, `S`) task; the caller's reference keeps it allocated until the
@@ -304,7 +309,7 @@ fn report_unread_panic<F: Future, S: Schedule>(
 /// `Runnable`'s.
 unsafe fn schedule<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: an (`F`, `S`) task, kept allocated by the reference the `Runnable` takes over.
@@ -316,7 +321,7 @@ where
 /// `ptr` is an (`F`, `S`) task, and the caller dropped its last reference.
 unsafe fn dealloc<F, S>(ptr: NonNull<Header>)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // loom cannot see a `Box` being freed: touch every cell mutably first, so that it checks
@@ -339,7 +344,7 @@ where
 /// yet, and `dst` points at a `Poll<Result<F::Output, JoinError>>`.
 unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: an (`F`, `S`) task, kept allocated by the handle's reference for the call.
@@ -406,7 +411,7 @@ fn set_join_waker(header: &Header, waker: Waker) -> Result<Snapshot, Snapshot> {
 /// reference is released here. `output_read`: the handle has read the output.
 unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>, output_read: bool)
 where
-    F: Future + Send + 'static,
+    F: Future + 'static,
     S: Schedule,
 {
     // SAFETY: an (`F`, `S`) task; the handle's reference keeps it allocated until the
