@@ -20,6 +20,10 @@
 //! the bench thread waits on its `Task` (see `spindle_benches`), so for smol
 //! `spawn_many_local` spawns from a worker, like `spawn_many_worker`.
 //!
+//! The `one_thread/*` groups run the same workloads on each runtime's one-thread form
+//! (`spindle_benches::one_thread`): spindle's and tokio's current-thread runtimes and smol's
+//! `LocalExecutor`, every task on the bench thread.
+//!
 //! Each runtime gets W = `spindle_benches::worker_count()` workers (`BENCH_WORKERS`, else the
 //! number of cores). It is built before its benchmark function, outside the timed region, and
 //! dropped after it, so only one contender's threads exist while another is measured.
@@ -28,6 +32,7 @@
 
 use criterion::{criterion_main, BenchmarkGroup, Criterion, SamplingMode};
 use futures::channel::oneshot;
+use spindle_benches::one_thread::{SmolLocal, SpindleCurrentThread, TokioCurrentThread};
 use spindle_benches::{
     worker_count, Contender, SmolRuntime, Spawner, SpindleRuntime, TokioRuntime,
 };
@@ -172,17 +177,43 @@ fn bench_on<C: Contender>(
     drop(rt);
 }
 
-/// A group named `$name` running the generic `$workload` on spindle, tokio and smol.
+/// A group named `$name` running the generic `$workload` on three contenders: by default
+/// the multi-thread runtimes, spindle, tokio and smol.
 macro_rules! workload_group {
-    ($c:expr, $name:literal, $workload:ident) => {{
+    ($c:expr, $name:expr, $workload:ident) => {
+        workload_group!(
+            $c,
+            $name,
+            $workload,
+            SpindleRuntime,
+            TokioRuntime,
+            SmolRuntime
+        )
+    };
+    ($c:expr, $name:expr, $workload:ident, $spindle:ty, $tokio:ty, $smol:ty) => {{
         let mut group = $c.benchmark_group($name);
         // Each iteration takes milliseconds: flat sampling keeps the run short.
         group.sampling_mode(SamplingMode::Flat);
-        bench_on(&mut group, SpindleRuntime::new, $workload::<SpindleRuntime>);
-        bench_on(&mut group, TokioRuntime::new, $workload::<TokioRuntime>);
-        bench_on(&mut group, SmolRuntime::new, $workload::<SmolRuntime>);
+        bench_on(&mut group, <$spindle>::new, $workload::<$spindle>);
+        bench_on(&mut group, <$tokio>::new, $workload::<$tokio>);
+        bench_on(&mut group, <$smol>::new, $workload::<$smol>);
         group.finish();
     }};
+}
+
+/// The same workload on the one-thread contenders (`spindle_benches::one_thread`), in a group
+/// named `one_thread/$name`.
+macro_rules! one_thread_group {
+    ($c:expr, $name:literal, $workload:ident) => {
+        workload_group!(
+            $c,
+            concat!("one_thread/", $name),
+            $workload,
+            SpindleCurrentThread,
+            TokioCurrentThread,
+            SmolLocal
+        )
+    };
 }
 
 fn scheduler(c: &mut Criterion) {
@@ -192,6 +223,12 @@ fn scheduler(c: &mut Criterion) {
     workload_group!(c, "yield_many", yield_many);
     workload_group!(c, "ping_pong", ping_pong);
     workload_group!(c, "chained_spawn", chained_spawn);
+    one_thread_group!(c, "spawn_many_local", spawn_many_local);
+    one_thread_group!(c, "spawn_many_worker", spawn_many_worker);
+    one_thread_group!(c, "spawn_many_remote", spawn_many_remote);
+    one_thread_group!(c, "yield_many", yield_many);
+    one_thread_group!(c, "ping_pong", ping_pong);
+    one_thread_group!(c, "chained_spawn", chained_spawn);
 }
 
 /// Criterion's entry point, in a module so the `pub fn` the macro generates stays private.

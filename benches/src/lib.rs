@@ -48,6 +48,7 @@
 //! two do not pay either.
 
 pub mod io;
+pub mod one_thread;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -2,7 +2,7 @@
 //! whose body is the original one as an `async` block, run to completion on the runtime that the
 //! attribute and its options select.
 
-use crate::options::Options;
+use crate::options::{Flavor, Options};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::{Block, Error, ItemFn, LitStr, ReturnType};
@@ -118,9 +118,24 @@ fn run_on_runtime(entry: Entry, options: &Options, function: ItemFn) -> TokenStr
         Entry::Main => options.worker_threads,
         Entry::Test => Some(options.worker_threads.unwrap_or(TEST_WORKER_THREADS)),
     };
-    let run = match worker_threads {
-        None => quote! { ::spindle::block_on(body) },
-        Some(workers) => {
+    let run = match (options.flavor, worker_threads) {
+        (Some(Flavor::CurrentThread), _) => {
+            let build_failed = LitStr::new(
+                &format!(
+                    "{}: cannot start a current-thread runtime: {{}}",
+                    entry.attribute()
+                ),
+                Span::call_site(),
+            );
+            quote! {
+                let runtime = ::spindle::Builder::new_current_thread()
+                    .build()
+                    .unwrap_or_else(|error| ::core::panic!(#build_failed, error));
+                runtime.block_on(body)
+            }
+        }
+        (_, None) => quote! { ::spindle::block_on(body) },
+        (_, Some(workers)) => {
             let build_failed = LitStr::new(
                 &format!(
                     "{}: cannot start a runtime with {workers} worker threads: {{}}",

@@ -10,6 +10,8 @@
 //! | `#[spindle::main(worker_threads = N)]` | a runtime of its own with `N` workers, dropped when the function returns |
 //! | `#[spindle::test]` | a fresh runtime with 2 workers for each test, dropped when the test ends |
 //! | `#[spindle::test(worker_threads = N)]` | a fresh runtime with `N` workers for each test |
+//! | `#[spindle::main(flavor = "current_thread")]`, `#[spindle::test(flavor = "current_thread")]` | a current-thread runtime of its own: every task runs on the calling thread |
+//! | `flavor = "multi_thread"` | the same as no flavor |
 //!
 //! # Invariants
 //!
@@ -19,7 +21,8 @@
 //!   generics, arguments and return type pass through unchanged, and the body keeps its
 //!   tokens and their spans: a type error in the body points at the body.
 //! - A misuse (a plain `fn`, arguments on `main` or on a test, an unknown option, a
-//!   `worker_threads` that is not a positive integer literal) is a compile error spanned on the
+//!   `worker_threads` that is not a positive integer literal, an unknown flavor, worker threads
+//!   on a current-thread runtime) is a compile error spanned on the
 //!   tokens to change, every misuse at once. Next to the error the function becomes a plain
 //!   `fn` of the same name and return type whose body is `unreachable!()`, so the error is not
 //!   followed by the ones it would cause (`main` not found, `async fn main` not allowed).
@@ -54,6 +57,30 @@ use proc_macro::TokenStream;
 ///
 /// assert_eq!(sum_of_squares(vec![1, 2, 3]), 14);
 /// ```
+///
+/// With `flavor = "current_thread"`, a current-thread runtime of its own runs the body and
+/// every task it spawns on the calling thread, so tasks can share `Rc` state
+/// (`spindle::spawn_local`):
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// #[spindle::main(flavor = "current_thread")]
+/// async fn count_on_one_thread() -> u32 {
+///     let count = Rc::new(Cell::new(0));
+///     let tasks: Vec<_> = (0..3)
+///         .map(|_| {
+///             let count = count.clone();
+///             spindle::spawn_local(async move { count.set(count.get() + 1) })
+///         })
+///         .collect();
+///     spindle::join_all(tasks).await;
+///     count.get()
+/// }
+///
+/// assert_eq!(count_on_one_thread(), 3);
+/// ```
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand(Entry::Main, args.into(), item.into()).into()
@@ -70,8 +97,19 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// A doctest is built without the test harness, which drops every `#[test]` function, so this
-/// example checks only that the attribute expands; `cargo test` runs such a test.
+/// `flavor = "current_thread"` runs the test on a current-thread runtime instead, every task
+/// on the test's thread:
+///
+/// ```
+/// #[spindle::test(flavor = "current_thread")]
+/// async fn tasks_share_the_test_thread() {
+///     let here = std::thread::current().id();
+///     assert_eq!(spindle::spawn(async { std::thread::current().id() }).await.unwrap(), here);
+/// }
+/// ```
+///
+/// A doctest is built without the test harness, which drops every `#[test]` function, so
+/// these examples check only that the attribute expands; `cargo test` runs such a test.
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand(Entry::Test, args.into(), item.into()).into()

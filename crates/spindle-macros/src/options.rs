@@ -1,7 +1,9 @@
-//! The options inside an attribute's parentheses: `worker_threads = N`, nothing else.
+//! The options inside an attribute's parentheses: `worker_threads = N` and
+//! `flavor = "multi_thread" | "current_thread"`, nothing else.
 //!
-//! `N` must be an integer literal of at least 1, so that a bad count is a compile error at the
-//! user's code rather than a panic when the program starts.
+//! `N` must be an integer literal of at least 1, and the flavor one of the two strings, so
+//! that a bad option is a compile error at the user's code rather than a panic when the program
+//! starts.
 
 use crate::entry::Entry;
 use proc_macro2::TokenStream;
@@ -13,6 +15,17 @@ use syn::{Error, Expr, ExprLit, Lit, Path, Token};
 pub(crate) struct Options {
     /// `worker_threads = N`, at least 1.
     pub(crate) worker_threads: Option<usize>,
+    /// `flavor = "..."`.
+    pub(crate) flavor: Option<Flavor>,
+}
+
+/// Which runtime runs the function.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// `Runtime::builder()`: worker threads.
+    MultiThread,
+    /// `Builder::new_current_thread()`: the calling thread runs every task.
+    CurrentThread,
 }
 
 impl Options {
@@ -20,24 +33,47 @@ impl Options {
     pub(crate) fn parse(entry: Entry, args: TokenStream) -> syn::Result<Options> {
         let mut options = Options::default();
         let parser = syn::meta::parser(|meta| {
-            if !meta.path.is_ident("worker_threads") {
-                return Err(meta.error(format_args!(
-                    "unknown option `{}`: {} takes only `worker_threads = N`",
+            if meta.path.is_ident("worker_threads") {
+                if options.worker_threads.is_some() {
+                    return Err(meta.error("`worker_threads` is given twice; keep one"));
+                }
+                if !meta.input.peek(Token![=]) {
+                    return Err(
+                        meta.error("`worker_threads` needs a value, like `worker_threads = 4`")
+                    );
+                }
+                let value: Expr = meta.value()?.parse()?;
+                options.worker_threads = Some(worker_threads(&value)?);
+                Ok(())
+            } else if meta.path.is_ident("flavor") {
+                if options.flavor.is_some() {
+                    return Err(meta.error("`flavor` is given twice; keep one"));
+                }
+                if !meta.input.peek(Token![=]) {
+                    return Err(
+                        meta.error("`flavor` needs a value, like `flavor = \"current_thread\"`")
+                    );
+                }
+                let value: Expr = meta.value()?.parse()?;
+                options.flavor = Some(flavor(&value)?);
+                Ok(())
+            } else {
+                Err(meta.error(format_args!(
+                    "unknown option `{}`: {} takes `worker_threads = N` and `flavor = \
+                     \"multi_thread\"` or `\"current_thread\"`",
                     path_text(&meta.path),
                     entry.attribute(),
-                )));
+                )))
             }
-            if options.worker_threads.is_some() {
-                return Err(meta.error("`worker_threads` is given twice; keep one"));
-            }
-            if !meta.input.peek(Token![=]) {
-                return Err(meta.error("`worker_threads` needs a value, like `worker_threads = 4`"));
-            }
-            let value: Expr = meta.value()?.parse()?;
-            options.worker_threads = Some(worker_threads(&value)?);
-            Ok(())
         });
-        parser.parse2(args)?;
+        parser.parse2(args.clone())?;
+        if options.flavor == Some(Flavor::CurrentThread) && options.worker_threads.is_some() {
+            return Err(Error::new_spanned(
+                args,
+                "a current-thread runtime has no worker threads: drop `worker_threads`, or use \
+                 `flavor = \"multi_thread\"`",
+            ));
+        }
         Ok(options)
     }
 }
@@ -67,6 +103,26 @@ fn worker_threads(value: &Expr) -> syn::Result<usize> {
              `worker_threads = 4`",
         )),
         _ => Err(Error::new_spanned(lit, literal_expected)),
+    }
+}
+
+/// The runtime written as `flavor`'s value.
+fn flavor(value: &Expr) -> syn::Result<Flavor> {
+    let expected = "`flavor` is `\"multi_thread\"` or `\"current_thread\"`";
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = value
+    else {
+        return Err(Error::new_spanned(value, expected));
+    };
+    match text.value().as_str() {
+        "multi_thread" => Ok(Flavor::MultiThread),
+        "current_thread" => Ok(Flavor::CurrentThread),
+        other => Err(Error::new_spanned(
+            text,
+            format!("unknown flavor `{other}`: {expected}"),
+        )),
     }
 }
 

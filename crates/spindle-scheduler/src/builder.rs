@@ -14,7 +14,7 @@ use crate::queue::{local_queue, LocalQueue};
 use crate::scheduler::{PanicHook, Scheduler, Shared, Spawner};
 use crate::slow_poll::{SlowPoll, SlowPollHook, Watch};
 use crate::task::{Id, JoinError};
-use crate::worker::{self, Remote};
+use crate::worker::{self, CallerCore, Remote};
 use spindle_core::Park;
 use std::fmt;
 use std::io;
@@ -372,6 +372,43 @@ impl<P: Park> PreparedScheduler<P> {
             let _ = go.send(());
         }
         Ok(Scheduler::from_parts(self.shared, threads))
+    }
+}
+
+impl<P: Park> PreparedScheduler<P> {
+    /// Starts the scheduler without a thread of its own: its one worker runs on the thread
+    /// that calls [`Scheduler::block_on`], while the call lasts (a current-thread runtime).
+    /// Tasks spawned from elsewhere in between wait for the next `block_on`. The thread hooks
+    /// do not run: there is no worker thread.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] unless the scheduler was prepared with exactly one
+    /// worker.
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    ///
+    /// let prepared = Scheduler::builder().worker_threads(1).prepare(|_| ThreadParker::new()).unwrap();
+    /// let scheduler = prepared.start_on_caller().unwrap();
+    /// let task = scheduler.spawn(async { 6 * 7 });
+    /// assert!(!task.is_finished(), "nothing runs until block_on");
+    /// assert_eq!(scheduler.block_on(task).unwrap().unwrap(), 42);
+    /// ```
+    pub fn start_on_caller(self) -> io::Result<Scheduler<P::Unparker>> {
+        if self.workers.len() != 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "start_on_caller: a scheduler run by its caller has exactly one worker, \
+                     not {}; prepare it with worker_threads(1)",
+                    self.workers.len()
+                ),
+            ));
+        }
+        let (park, local) = self.workers.into_iter().next().expect("one worker");
+        let core = CallerCore::new(self.shared.clone(), park, local);
+        Ok(Scheduler::on_caller(self.shared, Box::new(core)))
     }
 }
 

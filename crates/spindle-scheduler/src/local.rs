@@ -35,6 +35,7 @@ use crate::task::{
 use spindle_core::Unpark;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::io::Write;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -144,7 +145,7 @@ impl LocalTasks {
 
     /// Cancels every task still here, on the owner thread (invariants 2 and 3).
     pub(crate) fn stop(&self) {
-        debug_assert!(self.is_owner_thread());
+        debug_assert!(self.is_owner_thread() || !self.has_unfinished());
         self.owned.close();
         while let Some(task) = self.owned.pop() {
             task.shutdown();
@@ -159,6 +160,32 @@ impl LocalTasks {
             // Another thread woke a task and is pushing its `Runnable` here.
             crate::loom::thread::yield_now();
         }
+    }
+
+    pub(crate) fn has_unfinished(&self) -> bool {
+        self.unfinished.load(Acquire) != 0
+    }
+
+    /// [`stop`](Self::stop) on the owner thread (or with no task left). Elsewhere (a
+    /// current-thread runtime dropped on another thread than the one that ran its local
+    /// tasks) the futures cannot be dropped, as they need not be `Send`: the tasks are left
+    /// unfinished, their memory with them, and a line on stderr says so.
+    pub(crate) fn stop_or_abandon(&self) {
+        if self.is_owner_thread() || !self.has_unfinished() {
+            return self.stop();
+        }
+        self.owned.close();
+        let queued: Vec<Runnable> = self.queue.lock().drain(..).collect();
+        self.queued.store(0, Relaxed);
+        // Dropping a `Runnable` would drop its future here (invariant 1).
+        queued.into_iter().for_each(std::mem::forget);
+        let _ = writeln!(
+            std::io::stderr(),
+            "spindle: {} local tasks (spawn_local) left unfinished and leaked: their runtime \
+             was dropped on a thread other than the one they belong to, where their futures \
+             (not Send) cannot be dropped; drop the runtime on that thread",
+            self.unfinished.load(Acquire)
+        );
     }
 
     pub(crate) fn for_each(&self, f: &mut dyn FnMut(&Header)) {

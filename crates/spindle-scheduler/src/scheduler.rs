@@ -37,13 +37,13 @@ use crate::slow_poll::Watch;
 use crate::task::{
     new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, SpawnSite, Spawned, TaskRef,
 };
-use crate::worker::Remote;
+use crate::worker::{DriveCore, Remote};
 use spindle_core::Unpark;
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
@@ -417,6 +417,73 @@ where
 pub struct Scheduler<U: Unpark> {
     shared: Arc<Shared<U>>,
     threads: Vec<ThreadHandle<()>>,
+    /// Started on its caller ([`PreparedScheduler::start_on_caller`]): the worker that
+    /// [`block_on`](Scheduler::block_on) runs.
+    ///
+    /// [`PreparedScheduler::start_on_caller`]: crate::PreparedScheduler::start_on_caller
+    caller: Option<CallerSlot>,
+}
+
+/// The worker of a scheduler run by its caller, while no `block_on` runs it, and the threads
+/// whose `block_on` waits for it.
+struct CallerSlot {
+    core: std::sync::Mutex<Option<Box<dyn DriveCore>>>,
+    waiting: std::sync::Mutex<Vec<std::thread::Thread>>,
+}
+
+impl CallerSlot {
+    fn take(&self) -> Option<Box<dyn DriveCore>> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Puts the worker back, and wakes the `block_on`s waiting for it.
+    fn put_back(&self, core: Box<dyn DriveCore>) {
+        *self.core.lock().unwrap_or_else(|e| e.into_inner()) = Some(core);
+        let waiting = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+        waiting.iter().for_each(std::thread::Thread::unpark);
+    }
+
+    fn wait(&self) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(std::thread::current());
+    }
+}
+
+/// Gives the worker back to its slot when a `block_on` ends, by unwinding too.
+struct Driving<'a> {
+    slot: &'a CallerSlot,
+    core: Option<Box<dyn DriveCore>>,
+}
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        if let Some(core) = self.core.take() {
+            self.slot.put_back(core);
+        }
+    }
+}
+
+/// The waker of the future a caller-run worker blocks on: flags it, and unparks the worker
+/// unless the wake comes from the worker's own thread, which looks at the flag before parking
+/// (and after a driver under its park woke it).
+struct MainWaker<U> {
+    shared: Arc<Shared<U>>,
+}
+
+impl<U: Unpark> std::task::Wake for MainWaker<U> {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        let remote = &self.shared.remotes[0];
+        remote.main_woken.store(true, Release);
+        if !self.shared.with_worker(|cx| cx.is_some()) {
+            remote.unpark.unpark();
+        }
+    }
 }
 
 /// A cloneable handle that spawns onto a [`Scheduler`], from any thread.
@@ -459,7 +526,103 @@ impl Scheduler<crate::ThreadUnparker> {
 impl<U: Unpark> Scheduler<U> {
     /// A scheduler whose worker `threads` run on `shared`.
     pub(crate) fn from_parts(shared: Arc<Shared<U>>, threads: Vec<ThreadHandle<()>>) -> Self {
-        Scheduler { shared, threads }
+        Scheduler {
+            shared,
+            threads,
+            caller: None,
+        }
+    }
+
+    pub(crate) fn on_caller(shared: Arc<Shared<U>>, core: Box<dyn DriveCore>) -> Self {
+        Scheduler {
+            shared,
+            threads: Vec::new(),
+            caller: Some(CallerSlot {
+                core: std::sync::Mutex::new(Some(core)),
+                waiting: std::sync::Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Runs `future` to completion on this thread, blocking it, and returns its output.
+    ///
+    /// On a scheduler started on its caller ([`PreparedScheduler::start_on_caller`]), this
+    /// thread runs the scheduler's worker meanwhile: the tasks run here, between polls of
+    /// `future`, and the worker parks (through its [`Park`](crate::Park)) when there is
+    /// nothing to do. Tasks not finished when `future` is continue at the next `block_on`. If
+    /// another thread's `block_on` runs the worker, this one waits for its future alone, and
+    /// takes the worker over when that call returns. On a scheduler with worker threads, the
+    /// thread just parks until `future` is woken.
+    ///
+    /// Returns `None` if the scheduler shut down before `future` completed (a panic policy
+    /// that stops it, say).
+    ///
+    /// # Panics
+    ///
+    /// If `future` panics; when called from inside one of this scheduler's tasks (where it
+    /// would wait on the very worker it blocks); and on a scheduler run by its caller, when
+    /// called from another thread than the one that spawned its unfinished local tasks
+    /// (`spawn_local`), which can only run there.
+    ///
+    /// [`PreparedScheduler::start_on_caller`]: crate::PreparedScheduler::start_on_caller
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    ///
+    /// let prepared = Scheduler::builder().worker_threads(1).prepare(|_| ThreadParker::new()).unwrap();
+    /// let scheduler = prepared.start_on_caller().unwrap();
+    /// let caller = std::thread::current().id();
+    /// let task = scheduler.spawn(async { std::thread::current().id() });
+    /// assert_eq!(scheduler.block_on(task).unwrap().unwrap(), caller);
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> Option<F::Output> {
+        assert!(
+            !self.shared.with_worker(|cx| cx.is_some()),
+            "Scheduler::block_on called from inside one of its own tasks, which would wait on \
+             the worker it blocks; use .await there"
+        );
+        let mut future = std::pin::pin!(future);
+        let thread_waker = spindle_core::thread_waker(std::thread::current());
+        loop {
+            let taken = self.caller.as_ref().map(|slot| (slot, slot.take()));
+            if let Some((slot, Some(core))) = taken {
+                let mut driving = Driving {
+                    slot,
+                    core: Some(core),
+                };
+                let waker = std::task::Waker::from(std::sync::Arc::new(MainWaker {
+                    shared: self.shared.clone(),
+                }));
+                let mut cx = std::task::Context::from_waker(&waker);
+                let mut output = None;
+                let core = driving.core.as_mut().expect("taken above");
+                core.run_until(&mut || match future.as_mut().poll(&mut cx) {
+                    std::task::Poll::Ready(value) => {
+                        output = Some(value);
+                        true
+                    }
+                    std::task::Poll::Pending => false,
+                });
+                return output;
+            }
+            if let Some((slot, None)) = taken {
+                // Registered before the poll: a worker given back after it unparks us.
+                slot.wait();
+            }
+            let mut cx = std::task::Context::from_waker(&thread_waker);
+            if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+                return Some(value);
+            }
+            if self.caller.as_ref().is_some_and(|slot| {
+                slot.core
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_some()
+            }) {
+                continue;
+            }
+            std::thread::park();
+        }
     }
 
     /// Spawns a task; see [`Spawner::spawn`].
@@ -521,6 +684,10 @@ impl<U: Unpark> Scheduler<U> {
 
     fn shutdown(&mut self, timeout: Duration) {
         self.shared.begin_shutdown();
+        if let Some(core) = self.caller.as_ref().and_then(CallerSlot::take) {
+            // No `block_on` runs it (`&mut self`): its worker stops here.
+            core.exit();
+        }
         let deadline = Instant::now().checked_add(timeout);
         let current = std::thread::current().id();
         let mut all_joined = true;
@@ -551,7 +718,13 @@ impl<U: Unpark> Scheduler<U> {
 
 impl<U: Unpark> Drop for Scheduler<U> {
     fn drop(&mut self) {
-        if !self.threads.is_empty() {
+        let caller_core = self.caller.as_ref().is_some_and(|slot| {
+            slot.core
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
+        });
+        if !self.threads.is_empty() || caller_core {
             self.shutdown(Duration::MAX);
         }
     }

@@ -51,7 +51,7 @@
 use crate::clock;
 use crate::idle::Idle;
 use crate::local::LocalTasks;
-use crate::loom::sync::atomic::{AtomicPtr, AtomicU32};
+use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
 use crate::metrics::{self, Counters, WorkerMetrics};
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
@@ -110,6 +110,9 @@ pub(crate) struct Remote<U> {
     pub(crate) poll_stamp: PollStamp,
     /// The tasks pinned to this worker (`local`).
     pub(crate) pinned: LocalTasks,
+    /// Set by the waker of the future that a worker run by its caller is blocked on
+    /// ([`CallerCore`]): poll it again.
+    pub(crate) main_woken: AtomicBool,
 }
 
 impl<U> Remote<U> {
@@ -122,6 +125,7 @@ impl<U> Remote<U> {
             counters: Counters::default(),
             poll_stamp: PollStamp::new(),
             pinned: LocalTasks::new(0),
+            main_woken: AtomicBool::new(false),
         }
     }
 
@@ -202,39 +206,52 @@ pub(crate) fn run<P: Park>(
     local: LocalQueue,
     budget: crate::coop::Budget,
 ) {
-    let context = WorkerContext {
-        shared: crate::loom::Arc::as_ptr(&shared) as *const (),
-        index,
-        local,
-        in_park: Cell::new(false),
-        notify_owed: Cell::new(false),
-        now_ms: Cell::new(clock::coarse_millis()),
-        ids: Cell::new((0, 0)),
-    };
-    let workers = shared.remotes.len();
-    let watch = shared.slow_poll.clone();
-    let mut worker = Worker {
-        shared,
-        index,
-        park,
-        tick: 0,
-        is_searching: false,
-        rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
-        seen_ticks: vec![0; workers],
-        watch_parks_left: 0,
-        next_event_poll: 0,
-        busy_since: clock::precise_nanos(),
-        watch,
-        next_watch_check: 0,
-        budget,
-        polls: 0,
-        forced_yields: 0,
-    };
+    let (mut worker, context) = Worker::new(shared, index, park, local, budget);
     worker.remote().pinned.set_owner_to_this_thread();
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
     worker.run_loop(&context);
     CONTEXT.with(|c| c.set(ptr::null()));
     worker.exit(&context);
+}
+
+impl<P: Park> Worker<P> {
+    fn new(
+        shared: crate::loom::Arc<Shared<P::Unparker>>,
+        index: usize,
+        park: P,
+        local: LocalQueue,
+        budget: crate::coop::Budget,
+    ) -> (Worker<P>, WorkerContext) {
+        let context = WorkerContext {
+            shared: crate::loom::Arc::as_ptr(&shared) as *const (),
+            index,
+            local,
+            in_park: Cell::new(false),
+            notify_owed: Cell::new(false),
+            now_ms: Cell::new(clock::coarse_millis()),
+            ids: Cell::new((0, 0)),
+        };
+        let workers = shared.remotes.len();
+        let watch = shared.slow_poll.clone();
+        let worker = Worker {
+            shared,
+            index,
+            park,
+            tick: 0,
+            is_searching: false,
+            rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
+            seen_ticks: vec![0; workers],
+            watch_parks_left: 0,
+            next_event_poll: 0,
+            busy_since: clock::precise_nanos(),
+            watch,
+            next_watch_check: 0,
+            budget,
+            polls: 0,
+            forced_yields: 0,
+        };
+        (worker, context)
+    }
 }
 
 impl<P: Park> Worker<P> {
@@ -257,6 +274,32 @@ impl<P: Park> Worker<P> {
                 None => self.park(cx),
             }
         }
+    }
+
+    /// The loop of a worker run by its caller ([`CallerCore`]): `run_loop`, polling the
+    /// caller's future (`main`) first and again whenever its waker fires. True once `main` is
+    /// done; false if the scheduler shut down first.
+    fn run_until(&mut self, cx: &WorkerContext, main: &mut dyn FnMut() -> bool) -> bool {
+        self.remote().main_woken.store(true, Relaxed);
+        while !self.shared.is_shutdown() {
+            let woken = &self.remote().main_woken;
+            // The swap, not a store: it reads the latest wake, and synchronizes with it.
+            if woken.load(Relaxed) && woken.swap(false, Acquire) {
+                self.budget.set(crate::coop::BUDGET_PER_POLL);
+                if main() {
+                    return true;
+                }
+            }
+            self.next_tick();
+            if self.tick % EVENT_INTERVAL == 0 {
+                self.poll_driver(cx);
+            }
+            match self.next_task(cx).or_else(|| self.search(cx)) {
+                Some(task) => self.run_task(cx, task),
+                None => self.park(cx),
+            }
+        }
+        false
     }
 
     /// The maintenance poll: lets the driver under the seam deliver events without blocking,
@@ -409,8 +452,14 @@ impl<P: Park> Worker<P> {
         None
     }
 
+    /// Work for this worker alone: its LIFO slot, its deque, its pinned tasks, and the future
+    /// its caller blocks on ([`CallerCore`]).
     fn has_local_work(&self, cx: &WorkerContext) -> bool {
-        self.remote().has_lifo() || !cx.local.is_empty() || !self.remote().pinned.is_empty()
+        let remote = self.remote();
+        remote.has_lifo()
+            || !cx.local.is_empty()
+            || !remote.pinned.is_empty()
+            || remote.main_woken.load(Relaxed)
     }
 
     /// Parks until there is work, counting the time before as busy.
@@ -589,7 +638,7 @@ impl<P: Park> Worker<P> {
     /// worker out sweeps the rest.
     fn exit(&mut self, cx: &WorkerContext) {
         self.account_busy(clock::precise_nanos());
-        self.remote().pinned.stop();
+        self.remote().pinned.stop_or_abandon();
         while let Some(task) = self.remote().take_lifo() {
             drop(task);
         }
@@ -599,5 +648,196 @@ impl<P: Park> Worker<P> {
         if self.shared.workers_running.fetch_sub(1, AcqRel) == 1 {
             self.shared.drain_all();
         }
+    }
+}
+
+/// A worker with no thread of its own: the thread that calls `Scheduler::block_on` runs it
+/// while the call lasts (a current-thread runtime), and the scheduler keeps it between calls.
+pub(crate) struct CallerCore<P: Park> {
+    worker: Worker<P>,
+    context: WorkerContext,
+}
+
+// SAFETY: what keeps `Worker` and `WorkerContext` from being `Send` is (1) the context's
+// `shared` pointer, an address that is compared, never followed; (2) the cells and the local
+// queue, which move with the core and are only touched by the thread running it; (3) the
+// budget's `Rc`, whose one other clone (the driving thread's `coop` slot) is taken back when
+// the drive ends, before the core can move. The park is `Send` (`Park: Send`).
+unsafe impl<P: Park> Send for CallerCore<P> {}
+
+impl<P: Park> CallerCore<P> {
+    pub(crate) fn new(
+        shared: crate::loom::Arc<Shared<P::Unparker>>,
+        park: P,
+        local: LocalQueue,
+    ) -> CallerCore<P> {
+        let budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
+        let (worker, context) = Worker::new(shared, 0, park, local, budget);
+        CallerCore { worker, context }
+    }
+}
+
+/// What a scheduler run by its caller needs of its worker, whatever its park.
+pub(crate) trait DriveCore: Send {
+    /// Runs the worker on this thread until `main` returns true (then true) or the scheduler
+    /// shuts down (false).
+    fn run_until(&mut self, main: &mut dyn FnMut() -> bool) -> bool;
+
+    /// Stops the worker: cancels its pinned tasks and drops its queues.
+    fn exit(self: Box<Self>);
+}
+
+impl<P: Park> DriveCore for CallerCore<P> {
+    fn run_until(&mut self, main: &mut dyn FnMut() -> bool) -> bool {
+        let pinned = &self.worker.remote().pinned;
+        if !pinned.is_owner_thread() {
+            if pinned.has_unfinished() {
+                panic!(
+                    "block_on called on a current-thread runtime from a thread other than the \
+                     one that spawned its local tasks (spawn_local), which can only run there; \
+                     call block_on from that thread"
+                );
+            }
+            pinned.set_owner_to_this_thread();
+        }
+        let _entered = Entered::new(&self.context, self.worker.budget.clone());
+        self.worker.busy_since = clock::precise_nanos();
+        self.context
+            .now_ms
+            .set(clock::millis(self.worker.busy_since));
+        self.worker.run_until(&self.context, main)
+    }
+
+    fn exit(mut self: Box<Self>) {
+        let CallerCore { worker, context } = &mut *self;
+        worker.exit(context);
+    }
+}
+
+/// This thread runs a [`CallerCore`] while it lives: the worker context and the budget are
+/// installed, and taken back on drop, unwinding included.
+struct Entered {
+    previous_budget: Option<crate::coop::Budget>,
+}
+
+impl Entered {
+    fn new(context: &WorkerContext, budget: crate::coop::Budget) -> Entered {
+        CONTEXT.with(|c| c.set(context as *const WorkerContext));
+        Entered {
+            previous_budget: crate::coop::set_budget(Some(budget)),
+        }
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        CONTEXT.with(|c| c.set(ptr::null()));
+        crate::coop::set_budget(self.previous_budget.take());
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod caller_tests {
+    use crate::{Scheduler, ThreadParker, ThreadUnparker};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    fn on_caller() -> Scheduler<ThreadUnparker> {
+        Scheduler::builder()
+            .worker_threads(1)
+            .prepare(|_| ThreadParker::new())
+            .unwrap()
+            .start_on_caller()
+            .unwrap()
+    }
+
+    #[test]
+    fn tasks_run_on_the_calling_thread_and_continue_at_the_next_block_on() {
+        let scheduler = on_caller();
+        let caller = std::thread::current().id();
+        let (tx, rx) = futures::channel::oneshot::channel::<i32>();
+        let spawner = scheduler.spawner();
+        let first = scheduler.block_on(async move {
+            // Left running: it waits for a message sent after this block_on returns.
+            Some(spawner.spawn(async move { (rx.await, std::thread::current().id()) }))
+        });
+        let waiting = first.flatten().unwrap();
+        assert!(!waiting.is_finished());
+        tx.send(7).unwrap();
+        // Nothing runs the task between the two calls.
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiting.is_finished());
+        let (got, ran_on) = scheduler.block_on(waiting).unwrap().unwrap();
+        assert_eq!(got, Ok(7));
+        assert_eq!(ran_on, caller);
+    }
+
+    #[test]
+    fn a_wake_from_another_thread_unparks_the_caller() {
+        let scheduler = on_caller();
+        let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(5).unwrap();
+        });
+        assert_eq!(scheduler.block_on(rx).unwrap(), Ok(5));
+        sender.join().unwrap();
+    }
+
+    #[test]
+    fn a_second_caller_waits_for_its_future_alone_then_takes_the_worker_over() {
+        let scheduler = Arc::new(on_caller());
+        let (release_tx, release_rx) = futures::channel::oneshot::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel();
+        let first = {
+            let scheduler = scheduler.clone();
+            std::thread::spawn(move || {
+                scheduler.block_on(async move {
+                    started_tx.send(()).unwrap();
+                    release_rx.await.unwrap();
+                })
+            })
+        };
+        started_rx.recv().unwrap();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counted = polls.clone();
+        // A task spawned now runs only on the worker, which the first caller holds until
+        // released; the second caller releases it, then gets the worker and runs the task.
+        let task = scheduler.spawn(async move { counted.fetch_add(1, SeqCst) });
+        let mut release = Some(release_tx);
+        let outcome = scheduler.block_on(async move {
+            release.take().unwrap().send(()).unwrap();
+            task.await.unwrap()
+        });
+        assert_eq!(outcome, Some(0));
+        assert_eq!(first.join().unwrap(), Some(()));
+        assert_eq!(polls.load(SeqCst), 1);
+    }
+
+    #[test]
+    fn dropping_the_scheduler_cancels_what_is_left() {
+        let scheduler = on_caller();
+        let pending = scheduler.spawn(std::future::pending::<()>());
+        let spawner = scheduler.spawner();
+        scheduler.block_on(async {});
+        assert_eq!(spawner.num_alive_tasks(), 1);
+        drop(scheduler);
+        assert_eq!(spawner.num_alive_tasks(), 0);
+        assert!(futures::executor::block_on(pending)
+            .unwrap_err()
+            .is_cancelled());
+    }
+
+    #[test]
+    fn start_on_caller_needs_exactly_one_worker() {
+        let err = Scheduler::builder()
+            .worker_threads(2)
+            .prepare(|_| ThreadParker::new())
+            .unwrap()
+            .start_on_caller()
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("worker_threads(1)"), "{err}");
     }
 }

@@ -119,7 +119,10 @@ impl BlockOnGuard {
 }
 
 /// Enters `block_on` for `handle`, or panics with the fix if this thread must not block.
-pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
+///
+/// `worker`: the worker this thread runs meanwhile (a current-thread runtime's), whose timer
+/// wheel its sleeps go to; `None` for a `block_on` that only waits.
+pub(crate) fn enter_block_on(handle: &Handle, worker: Option<usize>) -> BlockOnGuard {
     match role() {
         ThreadRole::Outside => {}
         ThreadRole::Worker => panic!(
@@ -140,7 +143,7 @@ pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
         previous,
         budget,
         previous_budget,
-        _timer: spindle_timer::enter(handle.timer().clone(), None),
+        _timer: spindle_timer::enter(handle.timer().clone(), worker),
         _reactor: spindle_io::enter(handle.reactor().clone()),
     }
 }

@@ -41,6 +41,8 @@ pub struct Runtime {
     handle: Handle,
     /// `None` once shut down.
     scheduler: Option<Scheduler<Unparker>>,
+    /// Built by [`Builder::new_current_thread`]: no worker threads; `block_on` runs the tasks.
+    current_thread: bool,
 }
 
 /// Configures and builds a [`Runtime`].
@@ -54,6 +56,7 @@ pub struct Runtime {
 /// assert_eq!(runtime.block_on(async { 1 + 1 }), 2);
 /// ```
 pub struct Builder {
+    current_thread: bool,
     worker_threads: Option<usize>,
     thread_name: String,
     max_blocking_threads: usize,
@@ -129,8 +132,34 @@ impl Runtime {
     /// assert_eq!(sum, 10);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let guard = context::enter_block_on(&self.handle);
+        if self.current_thread {
+            return self.block_on_current_thread(future);
+        }
+        let guard = context::enter_block_on(&self.handle, None);
         crate::block_on::run_to_completion(future, guard.budget(), self.handle.failure.as_deref())
+    }
+
+    /// `block_on` of a current-thread runtime: this thread runs its worker meanwhile.
+    fn block_on_current_thread<F: Future>(&self, future: F) -> F::Output {
+        let _guard = context::enter_block_on(&self.handle, Some(0));
+        let failure = self.handle.failure.as_deref();
+        let scheduler = self
+            .scheduler
+            .as_ref()
+            .expect("a runtime is only shut down by its drop");
+        let mut future = std::pin::pin!(future);
+        let output = scheduler.block_on(std::future::poll_fn(|cx| {
+            if let Some(failure) = failure {
+                failure.check();
+            }
+            future.as_mut().poll(cx)
+        }));
+        output.unwrap_or_else(|| {
+            if let Some(failure) = failure {
+                failure.check();
+            }
+            panic!("the runtime shut down while block_on was waiting on its future")
+        })
     }
 
     /// Runs a blocking closure on this runtime's blocking pool; see [`Handle::spawn_blocking`].
@@ -234,6 +263,7 @@ impl Builder {
     /// ```
     pub fn new() -> Builder {
         Builder {
+            current_thread: false,
             worker_threads: None,
             thread_name: "spindle-worker".into(),
             max_blocking_threads: 512,
@@ -243,6 +273,46 @@ impl Builder {
             unhandled_panic: UnhandledPanic::Ignore,
             slow_poll_threshold: None,
             on_slow_poll: None,
+        }
+    }
+
+    /// A builder of a current-thread runtime: no worker threads. [`Runtime::block_on`] runs
+    /// the scheduler on the calling thread, with the timer and the I/O reactor parked under
+    /// it, until its future completes; every task (`spawn` or `spawn_local`) runs on that
+    /// thread, between polls of the future. Tasks not finished when `block_on` returns
+    /// continue at the next `block_on`; dropping the runtime cancels them. `spawn_blocking`
+    /// still runs closures on the blocking pool. As on asyncio's single thread, a task that
+    /// blocks (a long computation, a blocking call) holds up all the others.
+    ///
+    /// [`worker_threads`](Self::worker_threads) does not apply; the thread hooks run on
+    /// blocking-pool threads only. A `block_on` on a second thread while one runs waits for
+    /// its own future alone and takes the scheduler over when the first returns; local tasks
+    /// run only on the thread that spawned them, so call `block_on` from that thread while
+    /// any is unfinished (elsewhere it panics).
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let runtime = spindle::Builder::new_current_thread().build().unwrap();
+    /// let here = std::thread::current().id();
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let tasks: Vec<_> = runtime.block_on(async {
+    ///     (0..3)
+    ///         .map(|n| {
+    ///             let log = log.clone();
+    ///             spindle::spawn_local(async move { log.borrow_mut().push((n, std::thread::current().id())) })
+    ///         })
+    ///         .collect()
+    /// });
+    /// // Spawned in one block_on, finished in the next.
+    /// runtime.block_on(spindle::join_all(tasks));
+    /// assert_eq!(*log.borrow(), [(0, here), (1, here), (2, here)]);
+    /// ```
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            current_thread: true,
+            ..Builder::new()
         }
     }
 
@@ -456,9 +526,12 @@ impl Builder {
                 format!("cannot create the I/O reactor: {error}"),
             )
         })?;
-        let workers = self
-            .worker_threads
-            .unwrap_or_else(spindle_scheduler::default_worker_threads);
+        let workers = if self.current_thread {
+            1
+        } else {
+            self.worker_threads
+                .unwrap_or_else(spindle_scheduler::default_worker_threads)
+        };
         let (timer, mut parkers) = parking_stacks(&reactor, workers);
         // Phase one: everything a handle holds, with no thread started.
         let mut scheduler_builder = spindle_scheduler::Builder::new();
@@ -497,6 +570,13 @@ impl Builder {
         handle
             .reactor
             .set_blocking_spawner(move |job| drop(pool.spawn(job)));
+        if self.current_thread {
+            return Ok(Runtime {
+                handle,
+                scheduler: Some(scheduler.start_on_caller()?),
+                current_thread: true,
+            });
+        }
         // Phase two: the workers, each with the handle current for its whole life.
         let worker_handle = handle.clone();
         let on_start = self.on_thread_start.clone();
@@ -517,6 +597,7 @@ impl Builder {
         Ok(Runtime {
             handle,
             scheduler: Some(scheduler.start()?),
+            current_thread: false,
         })
     }
 
@@ -779,6 +860,7 @@ fn worker_threads_from_env() -> Option<usize> {
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
+            .field("current_thread", &self.current_thread)
             .field(
                 "worker_threads",
                 &self.scheduler.as_ref().map_or(0, |s| s.worker_threads()),
@@ -790,6 +872,7 @@ impl fmt::Debug for Runtime {
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
+            .field("current_thread", &self.current_thread)
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
             .field("unhandled_panic", &self.unhandled_panic)

@@ -129,15 +129,23 @@ where
     F::Output: 'static,
 {
     let location = Location::caller();
+    // On a worker, the task is pinned to it: a worker thread's, or the worker that a
+    // current-thread runtime's `block_on` runs on its caller.
+    let pinned = context::with_current(|current| match current {
+        Some(handle) if handle.spawner().is_worker_thread() => {
+            Ok(handle.spawner().spawn_local_at(future, location))
+        }
+        _ => Err(future),
+    });
+    let future = match pinned {
+        Ok(handle) => return handle,
+        Err(future) => future,
+    };
     match context::role() {
-        context::ThreadRole::Worker => context::with_current(|current| {
-            let handle = current.expect("a worker thread has a current runtime");
-            handle.spawner().spawn_local_at(future, location)
-        }),
         context::ThreadRole::BlockOn => {
             context::with_block_on_locals(|set| set.spawn_at(future, location))
         }
-        context::ThreadRole::Outside => panic!(
+        context::ThreadRole::Worker | context::ThreadRole::Outside => panic!(
             "spindle::spawn_local called outside a runtime's tasks and outside block_on, where no \
              thread would poll the task; call it from a spawned task or inside block_on, or use \
              spindle::spawn for a Send future"

@@ -178,6 +178,22 @@ async fn test_with_worker_threads_runs_that_many_workers() {
     assert_eq!(threads, worker_names(3));
 }
 
+#[spindle::test(flavor = "current_thread")]
+async fn current_thread_test_runs_every_task_on_the_test_thread() {
+    let here = std::thread::current().id();
+    let tasks = (0..3).map(|_| spindle::spawn(async { std::thread::current().id() }));
+    for ran_on in spindle::join_all(tasks).await {
+        assert_eq!(ran_on.unwrap(), here);
+    }
+}
+
+#[spindle::test(flavor = "multi_thread", worker_threads = 3)]
+async fn multi_thread_flavor_with_worker_threads_runs_that_many_workers() {
+    let (peak, threads) = tasks_running_at_once(4).await;
+    assert_eq!(peak, 3);
+    assert_eq!(threads, worker_names(3));
+}
+
 #[spindle::test]
 #[should_panic(expected = "the body's own panic")]
 async fn should_panic_after_the_attribute_is_kept() {

@@ -1,2 +1,2 @@
-#[spindle::main(flavor = "current_thread")]
+#[spindle::main(threads = 4)]
 async fn main() {}

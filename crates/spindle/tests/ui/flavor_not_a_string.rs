@@ -1,0 +1,4 @@
+#[spindle::test(flavor = current_thread)]
+async fn a_test() {}
+
+fn main() {}

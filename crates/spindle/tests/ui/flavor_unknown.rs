@@ -1,0 +1,2 @@
+#[spindle::main(flavor = "single_thread")]
+async fn main() {}
