@@ -8,9 +8,10 @@
 //! valgrind --tool=callgrind target/release/task_instructions remote  # 100,000 tasks spawned from outside the runtime, then joined
 //! ```
 //!
-//! One worker, so the counts do not depend on which worker runs what. Divide the difference
-//! between two builds' totals by 100,000 for the cost per task or per yield. `SPINDLE_DEBUG=1`
-//! turns the slow-poll watch on.
+//! One worker, so the counts do not depend on which worker runs what; a second argument
+//! `current-thread` runs the same on a current-thread runtime (the bench thread is the
+//! worker). Divide the difference between two builds' totals by 100,000 for the cost per task
+//! or per yield. `SPINDLE_DEBUG=1` turns the slow-poll watch on.
 
 use futures::channel::oneshot;
 
@@ -27,7 +28,11 @@ fn link(done: oneshot::Sender<()>, left: usize) {
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
-    let rt = spindle::Builder::new().worker_threads(1).build().unwrap();
+    let rt = match std::env::args().nth(2).as_deref() {
+        None => spindle::Builder::new().worker_threads(1).build().unwrap(),
+        Some("current-thread") => spindle::Builder::new_current_thread().build().unwrap(),
+        Some(other) => panic!("unknown runtime {other:?}: current-thread, or nothing"),
+    };
     if mode == "remote" {
         let handles: Vec<_> = (0..N).map(|_| rt.spawn(async {})).collect();
         rt.block_on(async {

@@ -1,9 +1,15 @@
 //! A waker that unparks a thread: what a `block_on` that parks its thread between polls
 //! needs.
+//!
+//! Its vtable is one static ([`thread_waker_vtable`]), so that a scheduler can recognize such
+//! a waker and keep it in one word, as its data pointer, where it would otherwise box it (a
+//! task's join waker: the future given to `block_on` often awaits a task).
 
 use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::task::{RawWaker, RawWakerVTable, Waker};
 use std::thread::Thread;
+
+static THREAD_WAKER: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
 
 /// Wakes by unparking `thread` (std's per-thread token: a wake before the park is not lost).
 ///
@@ -24,17 +30,76 @@ use std::thread::Thread;
 /// assert_eq!(out, 7);
 /// ```
 pub fn thread_waker(thread: Thread) -> Waker {
-    Waker::from(Arc::new(ThreadWaker(thread)))
+    let data = Arc::into_raw(Arc::new(thread)).cast::<()>();
+    // SAFETY: the data pointer is an `Arc<Thread>`'s, with the reference the waker owns, and
+    // the vtable's functions treat it as exactly that.
+    unsafe { Waker::from_raw(RawWaker::new(data, &THREAD_WAKER)) }
 }
 
-struct ThreadWaker(Thread);
+/// The vtable of every [`thread_waker`]: a waker with this vtable has, as its data pointer, an
+/// `Arc<Thread>` (from `Arc::into_raw`, so aligned to at least 8) holding one reference.
+///
+/// ```
+/// let waker = spindle_core::thread_waker(std::thread::current());
+/// assert!(std::ptr::eq(waker.vtable(), spindle_core::thread_waker_vtable()));
+/// ```
+pub fn thread_waker_vtable() -> &'static RawWakerVTable {
+    &THREAD_WAKER
+}
 
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
+/// The `Thread` behind a live thread waker's data pointer, borrowed.
+///
+/// # Safety
+/// `data` is the data pointer of a live waker made with [`THREAD_WAKER`].
+unsafe fn thread<'a>(data: *const ()) -> &'a Thread {
+    // SAFETY: the waker's reference keeps the `Arc<Thread>` alive while it is used.
+    unsafe { &*data.cast::<Thread>() }
+}
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
+unsafe fn clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live thread waker's (std's contract): an `Arc<Thread>` pointer.
+    unsafe { Arc::increment_strong_count(data.cast::<Thread>()) };
+    RawWaker::new(data, &THREAD_WAKER)
+}
+
+unsafe fn wake(data: *const ()) {
+    // SAFETY: `data` is a live thread waker's, which gives up its reference here.
+    let thread = unsafe { Arc::from_raw(data.cast::<Thread>()) };
+    thread.unpark();
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    // SAFETY: `data` is a live thread waker's, kept alive for this call.
+    unsafe { thread(data) }.unpark();
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: `data` is a live thread waker's, which gives up its reference here.
+    drop(unsafe { Arc::from_raw(data.cast::<Thread>()) });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_wake_and_drop_without_leaking_the_thread() {
+        let waker = thread_waker(std::thread::current());
+        let clones: Vec<Waker> = (0..3).map(|_| waker.clone()).collect();
+        assert!(clones.iter().all(|c| c.will_wake(&waker)));
+        for clone in clones {
+            clone.wake();
+        }
+        waker.wake_by_ref();
+        // The token from the wakes: this returns at once.
+        std::thread::park();
+        let data = waker.data().cast::<Thread>();
+        // SAFETY: the waker is alive, so its `Arc` is.
+        let count = unsafe {
+            Arc::increment_strong_count(data);
+            let arc = Arc::from_raw(data);
+            Arc::strong_count(&arc) - 1
+        };
+        assert_eq!(count, 1, "only the original waker holds the thread");
     }
 }

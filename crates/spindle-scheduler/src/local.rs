@@ -50,7 +50,7 @@ loom::thread_local! {
 }
 
 /// An address unique to the calling thread among the live threads.
-fn this_thread() -> usize {
+pub(crate) fn this_thread() -> usize {
     THREAD_MARK.with(|mark| mark as *const u8 as usize)
 }
 

@@ -43,7 +43,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
@@ -465,27 +465,6 @@ impl Drop for Driving<'_> {
     }
 }
 
-/// The waker of the future a caller-run worker blocks on: flags it, and unparks the worker
-/// unless the wake comes from the worker's own thread, which looks at the flag before parking
-/// (and after a driver under its park woke it).
-struct MainWaker<U> {
-    shared: Arc<Shared<U>>,
-}
-
-impl<U: Unpark> std::task::Wake for MainWaker<U> {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        let remote = &self.shared.remotes[0];
-        remote.main_woken.store(true, Release);
-        if !self.shared.with_worker(|cx| cx.is_some()) {
-            remote.unpark.unpark();
-        }
-    }
-}
-
 /// A cloneable handle that spawns onto a [`Scheduler`], from any thread.
 ///
 /// ```
@@ -590,12 +569,10 @@ impl<U: Unpark> Scheduler<U> {
                     slot,
                     core: Some(core),
                 };
-                let waker = std::task::Waker::from(std::sync::Arc::new(MainWaker {
-                    shared: self.shared.clone(),
-                }));
+                let core = driving.core.as_mut().expect("taken above");
+                let waker = core.waker();
                 let mut cx = std::task::Context::from_waker(&waker);
                 let mut output = None;
-                let core = driving.core.as_mut().expect("taken above");
                 core.run_until(&mut || match future.as_mut().poll(&mut cx) {
                     std::task::Poll::Ready(value) => {
                         output = Some(value);

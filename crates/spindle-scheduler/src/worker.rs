@@ -51,7 +51,7 @@
 use crate::clock;
 use crate::idle::Idle;
 use crate::local::LocalTasks;
-use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32};
+use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
 use crate::metrics::{self, Counters, WorkerMetrics};
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
@@ -61,7 +61,7 @@ use crossbeam_utils::Backoff;
 use spindle_core::{Park, Unpark};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::time::Duration;
 
 /// Ticks between two checks of the injector ahead of the local queue (Go's and tokio's 61).
@@ -110,9 +110,6 @@ pub(crate) struct Remote<U> {
     pub(crate) poll_stamp: PollStamp,
     /// The tasks pinned to this worker (`local`).
     pub(crate) pinned: LocalTasks,
-    /// Set by the waker of the future that a worker run by its caller is blocked on
-    /// ([`CallerCore`]): poll it again.
-    pub(crate) main_woken: AtomicBool,
 }
 
 impl<U> Remote<U> {
@@ -125,7 +122,6 @@ impl<U> Remote<U> {
             counters: Counters::default(),
             poll_stamp: PollStamp::new(),
             pinned: LocalTasks::new(0),
-            main_woken: AtomicBool::new(false),
         }
     }
 
@@ -196,6 +192,9 @@ pub(crate) struct Worker<P: Park> {
     /// [`Worker::account_busy`].
     polls: u64,
     forced_yields: u64,
+    /// For a worker run by its caller ([`CallerCore`]), the waker state of the future its
+    /// caller blocks on.
+    caller: Option<std::sync::Arc<CallerWake>>,
 }
 
 /// The body of a worker thread.
@@ -209,7 +208,7 @@ pub(crate) fn run<P: Park>(
     let (mut worker, context) = Worker::new(shared, index, park, local, budget);
     worker.remote().pinned.set_owner_to_this_thread();
     CONTEXT.with(|c| c.set(&context as *const WorkerContext));
-    worker.run_loop(&context);
+    worker.run_loop(&context, None);
     CONTEXT.with(|c| c.set(ptr::null()));
     worker.exit(&context);
 }
@@ -249,6 +248,7 @@ impl<P: Park> Worker<P> {
             budget,
             polls: 0,
             forced_yields: 0,
+            caller: None,
         };
         (worker, context)
     }
@@ -263,31 +263,27 @@ impl<P: Park> Worker<P> {
         &self.shared.idle
     }
 
-    fn run_loop(&mut self, cx: &WorkerContext) {
-        while !self.shared.is_shutdown() {
-            self.next_tick();
-            if self.tick % EVENT_INTERVAL == 0 {
-                self.poll_driver(cx);
-            }
-            match self.next_task(cx).or_else(|| self.search(cx)) {
-                Some(task) => self.run_task(cx, task),
-                None => self.park(cx),
-            }
+    /// The worker loop. A worker run by its caller ([`CallerCore`]) passes the future its
+    /// caller blocks on (`main`), polled first and again whenever its waker flags it; the loop
+    /// then returns true once `main` is done. Otherwise, and if the scheduler shuts down
+    /// first, it returns false. One loop for both, so that the hot path (`next_task`,
+    /// `run_task`) has one call site and stays inlined.
+    fn run_loop(
+        &mut self,
+        cx: &WorkerContext,
+        mut main: Option<(&CallerWake, &mut dyn FnMut() -> bool)>,
+    ) -> bool {
+        if let Some((caller, _)) = &main {
+            caller.woken.store(true, Relaxed);
         }
-    }
-
-    /// The loop of a worker run by its caller ([`CallerCore`]): `run_loop`, polling the
-    /// caller's future (`main`) first and again whenever its waker fires. True once `main` is
-    /// done; false if the scheduler shut down first.
-    fn run_until(&mut self, cx: &WorkerContext, main: &mut dyn FnMut() -> bool) -> bool {
-        self.remote().main_woken.store(true, Relaxed);
         while !self.shared.is_shutdown() {
-            let woken = &self.remote().main_woken;
-            // The swap, not a store: it reads the latest wake, and synchronizes with it.
-            if woken.load(Relaxed) && woken.swap(false, Acquire) {
-                self.budget.set(crate::coop::BUDGET_PER_POLL);
-                if main() {
-                    return true;
+            if let Some((caller, main)) = &mut main {
+                // The swap, not a store: it reads the latest wake, and synchronizes with it.
+                if caller.woken.load(Relaxed) && caller.woken.swap(false, Acquire) {
+                    self.budget.set(crate::coop::BUDGET_PER_POLL);
+                    if main() {
+                        return true;
+                    }
                 }
             }
             self.next_tick();
@@ -459,7 +455,10 @@ impl<P: Park> Worker<P> {
         remote.has_lifo()
             || !cx.local.is_empty()
             || !remote.pinned.is_empty()
-            || remote.main_woken.load(Relaxed)
+            || self
+                .caller
+                .as_ref()
+                .is_some_and(|caller| caller.woken.load(Relaxed))
     }
 
     /// Parks until there is work, counting the time before as busy.
@@ -672,13 +671,82 @@ impl<P: Park> CallerCore<P> {
         local: LocalQueue,
     ) -> CallerCore<P> {
         let budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
-        let (worker, context) = Worker::new(shared, 0, park, local, budget);
+        let unpark_shared = shared.clone();
+        let (mut worker, context) = Worker::new(shared, 0, park, local, budget);
+        worker.caller = Some(std::sync::Arc::new(CallerWake {
+            woken: AtomicBool::new(false),
+            driver: AtomicUsize::new(0),
+            unpark: Box::new(move || unpark_shared.remotes[0].unpark.unpark()),
+        }));
         CallerCore { worker, context }
     }
 }
 
+/// The waker state of the future a caller-run worker's caller blocks on: a flag that says
+/// "poll it again", and how to unpark the worker. Not generic (the unpark is boxed), so its
+/// waker vtable is one static ([`CALLER_WAKER_VTABLE`]) that a `JoinHandle` recognizes, and
+/// keeps such a waker without boxing it (`task::waker`).
+pub(crate) struct CallerWake {
+    woken: AtomicBool,
+    /// `local::this_thread` of the thread running the worker, 0 when none: a wake on that
+    /// thread needs no unpark, as the worker looks at the flag before it parks, and after a
+    /// driver under its park woke it.
+    driver: AtomicUsize,
+    unpark: Box<dyn Fn() + Send + Sync>,
+}
+
+impl CallerWake {
+    fn wake(&self) {
+        self.woken.store(true, Release);
+        if self.driver.load(Relaxed) != crate::local::this_thread() {
+            (self.unpark)();
+        }
+    }
+
+    fn waker(self: &std::sync::Arc<Self>) -> std::task::Waker {
+        let data = std::sync::Arc::into_raw(self.clone()).cast::<()>();
+        // SAFETY: the data pointer is an `Arc<CallerWake>`'s, with the reference the waker
+        // owns, and the vtable's functions treat it as exactly that.
+        unsafe { std::task::Waker::from_raw(std::task::RawWaker::new(data, &CALLER_WAKER_VTABLE)) }
+    }
+}
+
+/// The vtable of a [`CallerWake`]'s wakers: the data pointer is an `Arc<CallerWake>` (from
+/// `Arc::into_raw`, so aligned to at least 8) holding one reference.
+pub(crate) static CALLER_WAKER_VTABLE: std::task::RawWakerVTable = std::task::RawWakerVTable::new(
+    caller_waker_clone,
+    caller_waker_wake,
+    caller_waker_wake_by_ref,
+    caller_waker_drop,
+);
+
+unsafe fn caller_waker_clone(data: *const ()) -> std::task::RawWaker {
+    // SAFETY: `data` is a live caller waker's (std's contract): an `Arc<CallerWake>` pointer.
+    unsafe { std::sync::Arc::increment_strong_count(data.cast::<CallerWake>()) };
+    std::task::RawWaker::new(data, &CALLER_WAKER_VTABLE)
+}
+
+unsafe fn caller_waker_wake(data: *const ()) {
+    // SAFETY: `data` is a live caller waker's, which gives up its reference here.
+    let caller = unsafe { std::sync::Arc::from_raw(data.cast::<CallerWake>()) };
+    caller.wake();
+}
+
+unsafe fn caller_waker_wake_by_ref(data: *const ()) {
+    // SAFETY: `data` is a live caller waker's, kept alive for this call.
+    unsafe { &*data.cast::<CallerWake>() }.wake();
+}
+
+unsafe fn caller_waker_drop(data: *const ()) {
+    // SAFETY: `data` is a live caller waker's, which gives up its reference here.
+    drop(unsafe { std::sync::Arc::from_raw(data.cast::<CallerWake>()) });
+}
+
 /// What a scheduler run by its caller needs of its worker, whatever its park.
 pub(crate) trait DriveCore: Send {
+    /// The waker to poll `main` with in [`run_until`](Self::run_until).
+    fn waker(&self) -> std::task::Waker;
+
     /// Runs the worker on this thread until `main` returns true (then true) or the scheduler
     /// shuts down (false).
     fn run_until(&mut self, main: &mut dyn FnMut() -> bool) -> bool;
@@ -688,6 +756,10 @@ pub(crate) trait DriveCore: Send {
 }
 
 impl<P: Park> DriveCore for CallerCore<P> {
+    fn waker(&self) -> std::task::Waker {
+        self.worker.caller.as_ref().expect("a caller core").waker()
+    }
+
     fn run_until(&mut self, main: &mut dyn FnMut() -> bool) -> bool {
         let pinned = &self.worker.remote().pinned;
         if !pinned.is_owner_thread() {
@@ -700,12 +772,13 @@ impl<P: Park> DriveCore for CallerCore<P> {
             }
             pinned.set_owner_to_this_thread();
         }
-        let _entered = Entered::new(&self.context, self.worker.budget.clone());
+        let caller = self.worker.caller.clone().expect("a caller core");
+        let _entered = Entered::new(&self.context, self.worker.budget.clone(), &caller);
         self.worker.busy_since = clock::precise_nanos();
         self.context
             .now_ms
             .set(clock::millis(self.worker.busy_since));
-        self.worker.run_until(&self.context, main)
+        self.worker.run_loop(&self.context, Some((&caller, main)))
     }
 
     fn exit(mut self: Box<Self>) {
@@ -716,21 +789,29 @@ impl<P: Park> DriveCore for CallerCore<P> {
 
 /// This thread runs a [`CallerCore`] while it lives: the worker context and the budget are
 /// installed, and taken back on drop, unwinding included.
-struct Entered {
+struct Entered<'a> {
     previous_budget: Option<crate::coop::Budget>,
+    caller: &'a CallerWake,
 }
 
-impl Entered {
-    fn new(context: &WorkerContext, budget: crate::coop::Budget) -> Entered {
+impl<'a> Entered<'a> {
+    fn new(
+        context: &WorkerContext,
+        budget: crate::coop::Budget,
+        caller: &'a CallerWake,
+    ) -> Entered<'a> {
         CONTEXT.with(|c| c.set(context as *const WorkerContext));
+        caller.driver.store(crate::local::this_thread(), Relaxed);
         Entered {
             previous_budget: crate::coop::set_budget(Some(budget)),
+            caller,
         }
     }
 }
 
-impl Drop for Entered {
+impl Drop for Entered<'_> {
     fn drop(&mut self) {
+        self.caller.driver.store(0, Relaxed);
         CONTEXT.with(|c| c.set(ptr::null()));
         crate::coop::set_budget(self.previous_budget.take());
     }
