@@ -40,18 +40,23 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
+/// The last number given to a thread by [`this_thread`].
+static THREADS_NUMBERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 #[cfg(not(loom))]
 std::thread_local! {
-    static THREAD_MARK: u8 = const { 0 };
+    static THREAD_NUMBER: usize = THREADS_NUMBERED.fetch_add(1, Relaxed) + 1;
 }
 #[cfg(loom)]
 loom::thread_local! {
-    static THREAD_MARK: u8 = 0;
+    static THREAD_NUMBER: usize = THREADS_NUMBERED.fetch_add(1, Relaxed) + 1;
 }
 
-/// An address unique to the calling thread among the live threads.
+/// A number unique to the calling thread for the life of the process, never 0. Not a
+/// thread-local's address, which a thread started after this one exits may get again: a local
+/// task must never be taken for another thread's.
 pub(crate) fn this_thread() -> usize {
-    THREAD_MARK.with(|mark| mark as *const u8 as usize)
+    THREAD_NUMBER.with(|number| *number)
 }
 
 /// One owner's local tasks: its run queue and its registry.
@@ -255,6 +260,9 @@ impl<U: Unpark> Schedule for PinnedToWorker<U> {
 /// The part of a [`LocalSet`] its tasks hold: the queue, and how to wake the owner.
 pub(crate) struct ThreadLocalTasks {
     pub(crate) tasks: LocalTasks,
+    /// True while [`LocalSet::run_ready`] polls a task: a drop of the set then would wait on
+    /// that very task.
+    running: std::sync::atomic::AtomicBool,
     thread: std::thread::Thread,
     on_unhandled_panic: Option<PanicHook>,
 }
@@ -326,6 +334,7 @@ impl<U: Unpark> LocalSet<U> {
     pub(crate) fn new(shared: crate::loom::Arc<Shared<U>>) -> LocalSet<U> {
         let inner = std::sync::Arc::new(ThreadLocalTasks {
             tasks: LocalTasks::new(this_thread()),
+            running: std::sync::atomic::AtomicBool::new(false),
             thread: std::thread::current(),
             on_unhandled_panic: shared.on_unhandled_panic.clone(),
         });
@@ -399,6 +408,9 @@ impl<U: Unpark> LocalSet<U> {
     /// ```
     pub fn run_ready(&self, max: usize) -> bool {
         let budget = crate::coop::budget();
+        let running = &self.inner.running;
+        running.store(true, Relaxed);
+        let _done = Finally(|| running.store(false, Relaxed));
         for _ in 0..max {
             let Some(task) = self.inner.tasks.pop() else {
                 break;
@@ -430,8 +442,22 @@ impl<U: Unpark> LocalSet<U> {
     }
 }
 
+/// Runs its closure when dropped, unwinding included.
+struct Finally<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for Finally<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 impl<U: Unpark> Drop for LocalSet<U> {
     fn drop(&mut self) {
+        assert!(
+            !self.inner.running.load(Relaxed),
+            "a LocalSet dropped by one of its own tasks, which would wait for itself; drop it \
+             outside run_ready"
+        );
         self.inner.tasks.stop();
         self.shared.deregister_local_set(&self.inner);
     }
@@ -467,6 +493,18 @@ mod tests {
         fn drop(&mut self) {
             self.0.set(self.0.get() + 1);
         }
+    }
+
+    #[test]
+    fn a_thread_started_after_another_exits_is_never_taken_for_it() {
+        let numbers: Vec<usize> = (0..8)
+            .map(|_| std::thread::spawn(super::this_thread).join().unwrap())
+            .collect();
+        let mut distinct = numbers.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), numbers.len(), "{numbers:?}");
+        assert!(!numbers.contains(&super::this_thread()));
     }
 
     #[test]

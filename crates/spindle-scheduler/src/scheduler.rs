@@ -137,12 +137,17 @@ impl<U: Unpark> Shared<U> {
     /// Every registry of unfinished tasks: the shared one, each worker's pinned tasks, and
     /// each local set's.
     fn for_each_registry(&self, mut f: impl FnMut(Registry<'_>)) {
+        self.for_each_shared_and_pinned(&mut f);
+        for set in self.local_sets.lock().iter() {
+            f(Registry::Local(&set.tasks));
+        }
+    }
+
+    /// The shared registry and each worker's pinned tasks.
+    fn for_each_shared_and_pinned(&self, mut f: impl FnMut(Registry<'_>)) {
         f(Registry::Shared(&self.owned));
         for remote in self.remotes.iter() {
             f(Registry::Local(&remote.pinned));
-        }
-        for set in self.local_sets.lock().iter() {
-            f(Registry::Local(&set.tasks));
         }
     }
 
@@ -158,8 +163,13 @@ impl<U: Unpark> Shared<U> {
     }
 
     pub(crate) fn spawned_tasks_count(&self) -> u64 {
-        let mut spawned = self.retired_local_spawns.load(Relaxed);
-        self.for_each_registry(|registry| {
+        // Read under the lock that a retiring set adds its count under, so that its tasks are
+        // counted once, there or here.
+        let sets = self.local_sets.lock();
+        let mut spawned = self.retired_local_spawns.load(Relaxed)
+            + sets.iter().map(|set| set.tasks.spawned()).sum::<u64>();
+        drop(sets);
+        self.for_each_shared_and_pinned(|registry| {
             spawned += match registry {
                 Registry::Shared(owned) => owned.inserted(),
                 Registry::Local(tasks) => tasks.spawned(),
@@ -444,10 +454,11 @@ impl CallerSlot {
     }
 
     fn wait(&self) {
-        self.waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(std::thread::current());
+        let me = std::thread::current();
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if !waiting.iter().any(|thread| thread.id() == me.id()) {
+            waiting.push(me);
+        }
     }
 }
 
@@ -555,6 +566,33 @@ impl<U: Unpark> Scheduler<U> {
     /// assert_eq!(scheduler.block_on(task).unwrap().unwrap(), caller);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> Option<F::Output> {
+        self.block_on_with(future, || ())
+    }
+
+    /// [`block_on`](Self::block_on), calling `on_drive` on this thread each time it starts
+    /// running the scheduler's worker, and dropping what it returned when it stops: a runtime
+    /// makes its worker-side context current there (as a worker thread's start hook does),
+    /// and not while this call only waits for another thread's.
+    ///
+    /// # Panics
+    ///
+    /// As [`block_on`](Self::block_on).
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    /// use std::cell::Cell;
+    ///
+    /// let prepared = Scheduler::builder().worker_threads(1).prepare(|_| ThreadParker::new()).unwrap();
+    /// let scheduler = prepared.start_on_caller().unwrap();
+    /// let drives = Cell::new(0);
+    /// let out = scheduler.block_on_with(async { 5 }, || drives.set(drives.get() + 1));
+    /// assert_eq!((out, drives.get()), (Some(5), 1));
+    /// ```
+    pub fn block_on_with<F: Future, G>(
+        &self,
+        future: F,
+        mut on_drive: impl FnMut() -> G,
+    ) -> Option<F::Output> {
         assert!(
             !self.shared.with_worker(|cx| cx.is_some()),
             "Scheduler::block_on called from inside one of its own tasks, which would wait on \
@@ -569,6 +607,7 @@ impl<U: Unpark> Scheduler<U> {
                     slot,
                     core: Some(core),
                 };
+                let _entered = on_drive();
                 let core = driving.core.as_mut().expect("taken above");
                 let waker = core.waker();
                 let mut cx = std::task::Context::from_waker(&waker);
@@ -585,6 +624,10 @@ impl<U: Unpark> Scheduler<U> {
             if let Some((slot, None)) = taken {
                 // Registered before the poll: a worker given back after it unparks us.
                 slot.wait();
+            }
+            // A poll of its own, with a full budget, as a task's would have.
+            if let Some(budget) = crate::coop::budget() {
+                budget.set(crate::coop::BUDGET_PER_POLL);
             }
             let mut cx = std::task::Context::from_waker(&thread_waker);
             if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {

@@ -8,9 +8,9 @@
 //!    poll the slot's task runs next, at most [`MAX_LIFO_POLLS`] times in a row, so a pair of
 //!    tasks waking each other cannot starve the rest of the queue.
 //! 3. Its own deque (FIFO), then the tasks pinned to it (`spawn_local`, `local`),
-//!    then the injector (taking a batch). The pinned tasks are also looked at with the
-//!    injector every [`GLOBAL_QUEUE_INTERVAL`] ticks, so a busy deque cannot starve them. No
-//!    other worker ever takes them.
+//!    then the injector (taking a batch). The pinned tasks also come first once every
+//!    [`GLOBAL_QUEUE_INTERVAL`] ticks (halfway between two looks at the injector), so neither
+//!    a busy deque nor a busy injector starves them. No other worker ever takes them.
 //! 4. Searching: steal half of a random victim's deque (`steal_batch_and_pop`), trying every
 //!    worker, then the injector, for [`SEARCH_ROUNDS`] rounds with a short spin between
 //!    them. A searcher never yields its CPU in a loop: on 2 cores, a searcher calling
@@ -319,8 +319,13 @@ impl<P: Park> Worker<P> {
     }
 
     fn next_task(&mut self, cx: &WorkerContext) -> Option<Runnable> {
-        if self.tick % GLOBAL_QUEUE_INTERVAL == 0 {
-            if let Some(task) = self.pop_injector(cx).or_else(|| self.remote().pinned.pop()) {
+        let interval_tick = self.tick % GLOBAL_QUEUE_INTERVAL;
+        if interval_tick == 0 {
+            if let Some(task) = self.pop_injector(cx) {
+                return Some(task);
+            }
+        } else if interval_tick == GLOBAL_QUEUE_INTERVAL / 2 {
+            if let Some(task) = self.remote().pinned.pop() {
                 return Some(task);
             }
         }
@@ -660,8 +665,9 @@ pub(crate) struct CallerCore<P: Park> {
 // SAFETY: what keeps `Worker` and `WorkerContext` from being `Send` is (1) the context's
 // `shared` pointer, an address that is compared, never followed; (2) the cells and the local
 // queue, which move with the core and are only touched by the thread running it; (3) the
-// budget's `Rc`, whose one other clone (the driving thread's `coop` slot) is taken back when
-// the drive ends, before the core can move. The park is `Send` (`Park: Send`).
+// budget's `Rc`: each drive makes a fresh one and, when it ends (unwinding included),
+// replaces it with another that was never shared, dropping the used one (and leaving any
+// clone of it) on the driving thread. The park is `Send` (`Park: Send`).
 unsafe impl<P: Park> Send for CallerCore<P> {}
 
 impl<P: Park> CallerCore<P> {
@@ -773,12 +779,21 @@ impl<P: Park> DriveCore for CallerCore<P> {
             pinned.set_owner_to_this_thread();
         }
         let caller = self.worker.caller.clone().expect("a caller core");
-        let _entered = Entered::new(&self.context, self.worker.budget.clone(), &caller);
+        // A budget of this drive's own: user code may keep a clone of it (`coop::budget`),
+        // which must not share a count with the budget the core takes to another thread.
+        self.worker.budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
+        let entered = Entered::new(&self.context, self.worker.budget.clone(), &caller);
         self.worker.busy_since = clock::precise_nanos();
         self.context
             .now_ms
             .set(clock::millis(self.worker.busy_since));
-        self.worker.run_loop(&self.context, Some((&caller, main)))
+        let (worker, context) = (&mut self.worker, &self.context);
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            worker.run_loop(context, Some((&caller, main)))
+        }));
+        drop(entered);
+        self.worker.budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
+        done.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
     }
 
     fn exit(mut self: Box<Self>) {
@@ -791,6 +806,7 @@ impl<P: Park> DriveCore for CallerCore<P> {
 /// installed, and taken back on drop, unwinding included.
 struct Entered<'a> {
     previous_budget: Option<crate::coop::Budget>,
+    previous_context: *const WorkerContext,
     caller: &'a CallerWake,
 }
 
@@ -800,10 +816,11 @@ impl<'a> Entered<'a> {
         budget: crate::coop::Budget,
         caller: &'a CallerWake,
     ) -> Entered<'a> {
-        CONTEXT.with(|c| c.set(context as *const WorkerContext));
+        let previous_context = CONTEXT.with(|c| c.replace(context as *const WorkerContext));
         caller.driver.store(crate::local::this_thread(), Relaxed);
         Entered {
             previous_budget: crate::coop::set_budget(Some(budget)),
+            previous_context,
             caller,
         }
     }
@@ -812,7 +829,7 @@ impl<'a> Entered<'a> {
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
         self.caller.driver.store(0, Relaxed);
-        CONTEXT.with(|c| c.set(ptr::null()));
+        CONTEXT.with(|c| c.set(self.previous_context));
         crate::coop::set_budget(self.previous_budget.take());
     }
 }

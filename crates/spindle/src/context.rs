@@ -119,10 +119,7 @@ impl BlockOnGuard {
 }
 
 /// Enters `block_on` for `handle`, or panics with the fix if this thread must not block.
-///
-/// `worker`: the worker this thread runs meanwhile (a current-thread runtime's), whose timer
-/// wheel its sleeps go to; `None` for a `block_on` that only waits.
-pub(crate) fn enter_block_on(handle: &Handle, worker: Option<usize>) -> BlockOnGuard {
+pub(crate) fn enter_block_on(handle: &Handle) -> BlockOnGuard {
     match role() {
         ThreadRole::Outside => {}
         ThreadRole::Worker => panic!(
@@ -143,7 +140,7 @@ pub(crate) fn enter_block_on(handle: &Handle, worker: Option<usize>) -> BlockOnG
         previous,
         budget,
         previous_budget,
-        _timer: spindle_timer::enter(handle.timer().clone(), worker),
+        _timer: spindle_timer::enter(handle.timer().clone(), None),
         _reactor: spindle_io::enter(handle.reactor().clone()),
     }
 }
@@ -151,8 +148,11 @@ pub(crate) fn enter_block_on(handle: &Handle, worker: Option<usize>) -> BlockOnG
 impl Drop for BlockOnGuard {
     fn drop(&mut self) {
         // Local tasks still pending are cancelled here, while this runtime is still current
-        // for their destructors.
-        drop(BLOCK_ON_LOCALS.with(|locals| locals.borrow_mut().take()));
+        // for their destructors; a set one of those made (`spawn_local` in a destructor) is
+        // cancelled in turn.
+        while let Some(set) = BLOCK_ON_LOCALS.with(|locals| locals.borrow_mut().take()) {
+            drop(set);
+        }
         ROLE.with(|r| r.set(ThreadRole::Outside));
         coop::set_budget(self.previous_budget.take());
         let previous = self.previous.take();

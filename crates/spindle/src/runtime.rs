@@ -92,6 +92,8 @@ pub struct Handle {
     blocking: BlockingPool,
     /// With `UnhandledPanic::ShutdownRuntime` only.
     failure: Option<Arc<Failure>>,
+    /// A current-thread runtime's handle.
+    current_thread: bool,
 }
 
 impl Runtime {
@@ -135,25 +137,32 @@ impl Runtime {
         if self.current_thread {
             return self.block_on_current_thread(future);
         }
-        let guard = context::enter_block_on(&self.handle, None);
+        let guard = context::enter_block_on(&self.handle);
         crate::block_on::run_to_completion(future, guard.budget(), self.handle.failure.as_deref())
     }
 
     /// `block_on` of a current-thread runtime: this thread runs its worker meanwhile.
     fn block_on_current_thread<F: Future>(&self, future: F) -> F::Output {
-        let _guard = context::enter_block_on(&self.handle, Some(0));
+        let _guard = context::enter_block_on(&self.handle);
         let failure = self.handle.failure.as_deref();
+        let timer = self.handle.timer();
         let scheduler = self
             .scheduler
             .as_ref()
             .expect("a runtime is only shut down by its drop");
         let mut future = std::pin::pin!(future);
-        let output = scheduler.block_on(std::future::poll_fn(|cx| {
-            if let Some(failure) = failure {
-                failure.check();
-            }
-            future.as_mut().poll(cx)
-        }));
+        // While this thread runs the worker, its sleeps go to the worker's wheel; while it
+        // only waits for another thread's block_on, to the timer's shared path, which wakes
+        // the worker.
+        let output = scheduler.block_on_with(
+            std::future::poll_fn(|cx| {
+                if let Some(failure) = failure {
+                    failure.check();
+                }
+                future.as_mut().poll(cx)
+            }),
+            || spindle_timer::enter(timer.clone(), Some(0)),
+        );
         output.unwrap_or_else(|| {
             if let Some(failure) = failure {
                 failure.check();
@@ -565,6 +574,7 @@ impl Builder {
             reactor,
             blocking: self.blocking_pool(),
             failure,
+            current_thread: self.current_thread,
         };
         let pool = handle.blocking.clone();
         handle
@@ -701,6 +711,10 @@ impl Handle {
 
     pub(crate) fn spawner(&self) -> &Spawner<Unparker> {
         &self.spawner
+    }
+
+    pub(crate) fn is_current_thread(&self) -> bool {
+        self.current_thread
     }
 
     /// `spawn`, recording `location` as the spawn location.

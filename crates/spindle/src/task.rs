@@ -141,7 +141,14 @@ where
         Ok(handle) => return handle,
         Err(future) => future,
     };
+    let waiting_on_current_thread =
+        context::with_current(|current| current.is_some_and(|h| h.is_current_thread()));
     match context::role() {
+        context::ThreadRole::BlockOn if waiting_on_current_thread => panic!(
+            "spindle::spawn_local called in a block_on that waits while another thread's \
+             block_on runs the same current-thread runtime, where no thread would poll the \
+             task; call it on the thread that runs the runtime, or use spindle::spawn"
+        ),
         context::ThreadRole::BlockOn => {
             context::with_block_on_locals(|set| set.spawn_at(future, location))
         }

@@ -285,3 +285,92 @@ fn block_on_inside_a_task_panics_naming_the_fix() {
     });
     assert!(message.contains("use .await"), "{message}");
 }
+
+/// Two threads call `block_on` on one current-thread runtime: the second waits for its own
+/// future alone while the first runs the scheduler, parked on a channel only the second feeds.
+fn second_caller(
+    second: impl FnOnce() + Send + 'static,
+) -> (std::thread::JoinHandle<()>, oneshot::Receiver<()>) {
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let waiter = thread::spawn(move || {
+        started_rx.recv().unwrap();
+        second();
+        done_tx.send(()).unwrap();
+    });
+    (waiter, {
+        started_tx.send(()).unwrap();
+        done_rx
+    })
+}
+
+#[test]
+fn a_waiting_block_on_gets_a_fresh_budget_for_each_poll() {
+    with_watchdog("current-thread waiting budget", LIMIT, || {
+        let runtime = Arc::new(current_thread());
+        let (holder_tx, holder_rx) = oneshot::channel::<()>();
+        let second = runtime.clone();
+        let (waiter, done) = second_caller(move || {
+            // Far more budgeted operations (completed sleeps) than one budget allows.
+            second.block_on(async {
+                for _ in 0..1_000 {
+                    spindle::sleep(Duration::ZERO).await;
+                }
+            });
+            holder_tx.send(()).unwrap();
+        });
+        runtime.block_on(async {
+            holder_rx.await.unwrap();
+            done.await.unwrap();
+        });
+        waiter.join().unwrap();
+    });
+}
+
+#[test]
+fn a_sleep_in_a_waiting_block_on_wakes_the_thread_running_the_runtime() {
+    with_watchdog("current-thread waiting sleep", LIMIT, || {
+        let runtime = Arc::new(current_thread());
+        let second = runtime.clone();
+        let (holder_tx, holder_rx) = oneshot::channel::<Instant>();
+        let (waiter, done) = second_caller(move || {
+            // Long enough for the first caller's worker to settle into an untimed park.
+            thread::sleep(Duration::from_millis(100));
+            let start = Instant::now();
+            second.block_on(spindle::sleep(Duration::from_millis(50)));
+            holder_tx.send(start).unwrap();
+        });
+        // The first caller parks with nothing to do but the second caller's timer.
+        let (start, fired) = runtime.block_on(async {
+            let start = holder_rx.await.unwrap();
+            done.await.unwrap();
+            (start, Instant::now())
+        });
+        waiter.join().unwrap();
+        assert!(fired - start >= Duration::from_millis(50));
+    });
+}
+
+#[test]
+fn spawn_local_in_a_waiting_block_on_panics_naming_the_fix() {
+    with_watchdog("current-thread waiting spawn_local", LIMIT, || {
+        let runtime = Arc::new(current_thread());
+        let second = runtime.clone();
+        let (message_tx, message_rx) = oneshot::channel::<String>();
+        let (waiter, done) = second_caller(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                second.block_on(async { drop(spindle::spawn_local(async {})) })
+            }));
+            message_tx
+                .send(panic_message(&*outcome.unwrap_err()))
+                .unwrap();
+        });
+        let message = runtime.block_on(async {
+            let message = message_rx.await.unwrap();
+            done.await.unwrap();
+            message
+        });
+        waiter.join().unwrap();
+        assert!(message.contains("another thread's block_on"), "{message}");
+    });
+}
