@@ -297,7 +297,9 @@ impl Builder {
     /// blocking-pool threads only. A `block_on` on a second thread while one runs waits for
     /// its own future alone and takes the scheduler over when the first returns; local tasks
     /// run only on the thread that spawned them, so call `block_on` from that thread while
-    /// any is unfinished (elsewhere it panics).
+    /// any is unfinished (elsewhere it panics), and drop the runtime there: dropped on another
+    /// thread, it cannot drop their futures (they need not be `Send`), so it leaves them
+    /// unfinished, says so on stderr, and their `JoinHandle`s never resolve.
     ///
     /// ```
     /// use std::cell::RefCell;
