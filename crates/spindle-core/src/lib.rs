@@ -28,7 +28,7 @@ mod park;
 mod waker;
 
 pub use park::{Park, ThreadParker, ThreadUnparker, Unpark};
-pub use waker::{thread_waker, thread_waker_vtable};
+pub use waker::{thread_waker, thread_waker_vtable, thread_waker_with_flag, WokenFlag};
 
 #[cfg(all(test, loom))]
 mod loom_tests {

@@ -118,39 +118,39 @@ fn run_on_runtime(entry: Entry, options: &Options, function: ItemFn) -> TokenStr
         Entry::Main => options.worker_threads,
         Entry::Test => Some(options.worker_threads.unwrap_or(TEST_WORKER_THREADS)),
     };
-    let run = match (options.flavor, worker_threads) {
-        (Some(Flavor::CurrentThread), _) => {
-            let build_failed = LitStr::new(
-                &format!(
-                    "{}: cannot start a current-thread runtime: {{}}",
-                    entry.attribute()
-                ),
-                Span::call_site(),
-            );
-            quote! {
-                let runtime = ::spindle::Builder::new_current_thread()
-                    .build()
-                    .unwrap_or_else(|error| ::core::panic!(#build_failed, error));
-                runtime.block_on(body)
-            }
+    let start_paused = options.start_paused.unwrap_or(false);
+    let (builder, what) = match options.flavor {
+        Some(Flavor::CurrentThread) => (
+            quote! { ::spindle::Builder::new_current_thread() },
+            "a current-thread runtime".to_string(),
+        ),
+        _ => match worker_threads {
+            Some(workers) => (
+                quote! { ::spindle::Runtime::builder().worker_threads(#workers) },
+                format!("a runtime with {workers} worker threads"),
+            ),
+            None => (
+                quote! { ::spindle::Runtime::builder() },
+                "a runtime".to_string(),
+            ),
+        },
+    };
+    let own_runtime = options.flavor.is_some() || worker_threads.is_some() || start_paused;
+    let run = if own_runtime {
+        let build_failed = LitStr::new(
+            &format!("{}: cannot start {what}: {{}}", entry.attribute()),
+            Span::call_site(),
+        );
+        let paused = start_paused.then(|| quote! { .start_paused(true) });
+        quote! {
+            let runtime = #builder
+                #paused
+                .build()
+                .unwrap_or_else(|error| ::core::panic!(#build_failed, error));
+            runtime.block_on(body)
         }
-        (_, None) => quote! { ::spindle::block_on(body) },
-        (_, Some(workers)) => {
-            let build_failed = LitStr::new(
-                &format!(
-                    "{}: cannot start a runtime with {workers} worker threads: {{}}",
-                    entry.attribute()
-                ),
-                Span::call_site(),
-            );
-            quote! {
-                let runtime = ::spindle::Runtime::builder()
-                    .worker_threads(#workers)
-                    .build()
-                    .unwrap_or_else(|error| ::core::panic!(#build_failed, error));
-                runtime.block_on(body)
-            }
-        }
+    } else {
+        quote! { ::spindle::block_on(body) }
     };
     let test_attribute = (entry == Entry::Test).then(|| quote! { #[::core::prelude::v1::test] });
     // The body is checked against the declared return type where it stands, so a mismatch

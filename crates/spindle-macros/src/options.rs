@@ -1,5 +1,6 @@
-//! The options inside an attribute's parentheses: `worker_threads = N` and
-//! `flavor = "multi_thread" | "current_thread"`, nothing else.
+//! The options inside an attribute's parentheses: `worker_threads = N`,
+//! `flavor = "multi_thread" | "current_thread"` and `start_paused = true | false`, nothing
+//! else.
 //!
 //! `N` must be an integer literal of at least 1, and the flavor one of the two strings, so
 //! that a bad option is a compile error at the user's code rather than a panic when the program
@@ -17,6 +18,8 @@ pub(crate) struct Options {
     pub(crate) worker_threads: Option<usize>,
     /// `flavor = "..."`.
     pub(crate) flavor: Option<Flavor>,
+    /// `start_paused = true`.
+    pub(crate) start_paused: Option<bool>,
 }
 
 /// Which runtime runs the function.
@@ -57,10 +60,22 @@ impl Options {
                 let value: Expr = meta.value()?.parse()?;
                 options.flavor = Some(flavor(&value)?);
                 Ok(())
+            } else if meta.path.is_ident("start_paused") {
+                if options.start_paused.is_some() {
+                    return Err(meta.error("`start_paused` is given twice; keep one"));
+                }
+                if !meta.input.peek(Token![=]) {
+                    return Err(
+                        meta.error("`start_paused` needs a value, like `start_paused = true`")
+                    );
+                }
+                let value: Expr = meta.value()?.parse()?;
+                options.start_paused = Some(boolean(&value, "start_paused")?);
+                Ok(())
             } else {
                 Err(meta.error(format_args!(
-                    "unknown option `{}`: {} takes `worker_threads = N` and `flavor = \
-                     \"multi_thread\"` or `\"current_thread\"`",
+                    "unknown option `{}`: {} takes `worker_threads = N`, `flavor = \
+                     \"multi_thread\"` or `\"current_thread\"`, and `start_paused = true`",
                     path_text(&meta.path),
                     entry.attribute(),
                 )))
@@ -103,6 +118,20 @@ fn worker_threads(value: &Expr) -> syn::Result<usize> {
              `worker_threads = 4`",
         )),
         _ => Err(Error::new_spanned(lit, literal_expected)),
+    }
+}
+
+/// A `true` or `false` written as `option`'s value.
+fn boolean(value: &Expr, option: &str) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(flag),
+            ..
+        }) => Ok(flag.value),
+        _ => Err(Error::new_spanned(
+            value,
+            format!("`{option}` is `true` or `false`"),
+        )),
     }
 }
 

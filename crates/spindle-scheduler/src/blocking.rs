@@ -33,6 +33,7 @@ use std::future::Future;
 use std::io::Write;
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread;
@@ -83,6 +84,7 @@ pub struct BlockingPoolBuilder {
     thread_name: String,
     on_thread_start: Option<Callback>,
     on_thread_stop: Option<Callback>,
+    on_idle: Option<Callback>,
 }
 
 struct Inner {
@@ -93,6 +95,9 @@ struct Inner {
     thread_name: String,
     on_thread_start: Option<Callback>,
     on_thread_stop: Option<Callback>,
+    /// Closures spawned and not finished (queued or running).
+    busy: std::sync::atomic::AtomicUsize,
+    on_idle: Option<Callback>,
 }
 
 struct State {
@@ -130,6 +135,7 @@ impl Default for BlockingPoolBuilder {
             thread_name: "spindle-blocking".into(),
             on_thread_start: None,
             on_thread_stop: None,
+            on_idle: None,
         }
     }
 }
@@ -201,6 +207,28 @@ impl BlockingPoolBuilder {
         self
     }
 
+    /// Runs `f` each time the pool's last unfinished closure finishes (its task completed,
+    /// its joiner woken): a runtime with a paused clock looks again then whether it may jump
+    /// ahead, which it does not while a closure runs ([`BlockingPool::busy`]).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let idle = Arc::new(AtomicUsize::new(0));
+    /// let count = idle.clone();
+    /// let pool = spindle_scheduler::BlockingPool::builder()
+    ///     .on_idle(move || drop(count.fetch_add(1, Ordering::SeqCst)))
+    ///     .build();
+    /// futures::executor::block_on(pool.spawn(|| ())).unwrap();
+    /// # pool.shutdown_timeout(std::time::Duration::MAX);
+    /// assert_eq!(idle.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn on_idle(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_idle = Some(Arc::new(f));
+        self
+    }
+
     /// The pool. It starts no thread until the first closure arrives.
     ///
     /// ```
@@ -224,6 +252,8 @@ impl BlockingPoolBuilder {
                 thread_name: self.thread_name.clone(),
                 on_thread_start: self.on_thread_start.clone(),
                 on_thread_stop: self.on_thread_stop.clone(),
+                busy: std::sync::atomic::AtomicUsize::new(0),
+                on_idle: self.on_idle.clone(),
             }),
         }
     }
@@ -286,8 +316,22 @@ impl BlockingPool {
         );
         // No registry: a blocking task is never idle (module docs).
         registered.drop_ref();
+        self.inner.busy.fetch_add(1, SeqCst);
         self.inner.schedule(runnable);
         handle
+    }
+
+    /// Closures spawned and not finished: queued, or running.
+    ///
+    /// ```
+    /// let pool = spindle_scheduler::BlockingPool::builder().build();
+    /// assert_eq!(pool.busy(), 0);
+    /// futures::executor::block_on(pool.spawn(|| ())).unwrap();
+    /// # pool.shutdown_timeout(std::time::Duration::MAX);
+    /// assert_eq!(pool.busy(), 0);
+    /// ```
+    pub fn busy(&self) -> usize {
+        self.inner.busy.load(SeqCst)
     }
 
     /// Threads alive in the pool now, busy or idle.
@@ -420,6 +464,13 @@ impl Inner {
                     drop(requeued);
                 }
                 set_current_task(None);
+                // After the completion, which queued its joiner: a runtime looking at both
+                // sees one or the other.
+                if self.busy.fetch_sub(1, SeqCst) == 1 {
+                    if let Some(f) = &self.on_idle {
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f()));
+                    }
+                }
                 state = self.state.lock();
                 continue;
             }

@@ -294,7 +294,6 @@ impl Idle {
     }
 
     /// Workers running or searching (not parked).
-    #[cfg(all(test, loom))]
     pub(crate) fn num_unparked(&self) -> usize {
         self.counts().unparked()
     }

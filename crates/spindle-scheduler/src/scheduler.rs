@@ -1008,6 +1008,32 @@ impl<U: Unpark> Spawner<U> {
         LocalSet::new(self.shared.clone())
     }
 
+    /// True if no task can run: every worker is parked, and no queue holds a task (the
+    /// injector, every worker's deque, LIFO slot and pinned tasks). A paused clock jumps to
+    /// its next deadline only then: a runtime with a task still runnable somewhere is not
+    /// idle, even if the worker asking is.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// // The worker parks once it finds nothing to do.
+    /// while !spawner.is_idle() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// ```
+    pub fn is_idle(&self) -> bool {
+        let shared = &self.shared;
+        // Every worker counted parked first: a worker that queued a task did so before it
+        // parked, and the queues are read after.
+        fence(SeqCst);
+        shared.idle.num_unparked() == 0
+            && shared.injector.is_empty()
+            && shared.remotes.iter().all(|remote| {
+                !remote.has_lifo() && remote.stealer.is_empty() && remote.pinned.is_empty()
+            })
+    }
+
     /// True if the calling thread is one of this scheduler's workers.
     ///
     /// ```

@@ -112,6 +112,21 @@ pub(crate) fn with_owned_wheel<R>(f: impl FnOnce(&Timer, usize) -> R) -> Option<
 /// # Panics
 ///
 /// If no runtime is current and no default timer was installed.
+/// The current timer's time ([`Timer::now`]: paused or not), or the system clock outside any
+/// runtime.
+pub(crate) fn now() -> std::time::Instant {
+    CURRENT
+        .try_with(|c| {
+            c.try_borrow()
+                .ok()?
+                .as_ref()
+                .map(|current| current.timer.now())
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(std::time::Instant::now)
+}
+
 pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Timer>, Option<usize>) -> R) -> R {
     let mut f = Some(f);
     let found = CURRENT.with(|c| {

@@ -47,6 +47,7 @@
 //! wheel's next deadline, then the real deadline: with both sides SeqCst, either the inserter
 //! sees the published deadline (and unparks), or the owner sees the new entry.
 
+use crate::clock::Clock;
 use crate::context;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use crate::loom::sync::{Mutex, MutexGuard};
@@ -55,7 +56,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -84,7 +85,18 @@ pub struct Timer {
     origin: Instant,
     wheels: Box<[Arc<WorkerWheel>]>,
     next_outside: AtomicUsize,
+    clock: Clock,
+    /// Says whether the runtime is idle (every worker parked, nothing queued), for a paused
+    /// clock's jump to the next deadline ("Paused time").
+    idle_probe: OnceLock<IdleProbe>,
+    /// Held by the worker making a paused clock jump, from its look at the probe until the
+    /// tasks it fires are queued: another worker finding it held is not idle, so no second
+    /// jump passes tasks the first one woke.
+    jump: Mutex<()>,
 }
+
+/// What [`Timer::set_idle_probe`] installs.
+type IdleProbe = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// One worker's wheel. Each is its own `Arc`, so a `Sleep` keeps alive (and counts a
 /// reference on) only the wheel it is registered in: a worker arming and dropping sleeps
@@ -144,7 +156,178 @@ impl Timer {
                 })
                 .collect(),
             next_outside: AtomicUsize::new(0),
+            clock: Clock::new(false),
+            idle_probe: OnceLock::new(),
+            jump: Mutex::new(()),
         })
+    }
+
+    /// The timer's time: the system clock, unless [paused](Self::pause).
+    ///
+    /// ```
+    /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
+    /// let before = std::time::Instant::now();
+    /// assert!(timer.now() >= before);
+    /// ```
+    pub fn now(&self) -> std::time::Instant {
+        self.clock.now()
+    }
+
+    /// Stops the timer's clock: [`now`](Self::now) stands still, and deadlines come only by
+    /// [`advance`](Self::advance), or, once an [idle probe](Self::set_idle_probe) says the
+    /// runtime is idle, by the clock jumping to the earliest deadline (checked by each worker
+    /// as it parks).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
+    /// timer.pause();
+    /// let stopped = timer.now();
+    /// std::thread::sleep(Duration::from_millis(2));
+    /// assert_eq!(timer.now(), stopped);
+    /// ```
+    pub fn pause(&self) {
+        self.clock.pause();
+        // Onto a tick boundary (forward, by less than a tick): a sleep of a whole number of
+        // ticks then falls due exactly when the clock has moved by its length.
+        let now = self.clock.now();
+        self.clock
+            .advance_to(instant_of(self.origin, tick_at_or_after(self.origin, now)));
+    }
+
+    /// Lets a paused clock run again, from the time it stands at.
+    ///
+    /// ```
+    /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
+    /// timer.pause();
+    /// timer.resume();
+    /// assert!(!timer.is_paused());
+    /// ```
+    pub fn resume(&self) {
+        self.clock.resume();
+        // Parked workers computed no deadline while paused: let them compute one again.
+        for wheel in self.wheels.iter() {
+            wheel.wake_owner_if_later(0);
+        }
+    }
+
+    /// True while the clock is paused.
+    ///
+    /// ```
+    /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
+    /// assert!(!timer.is_paused());
+    /// ```
+    pub fn is_paused(&self) -> bool {
+        self.clock.is_paused()
+    }
+
+    /// Moves a paused clock forward by `duration` and wakes every timer that falls due (in
+    /// any wheel). False, and nothing moves, if the clock is not paused.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
+    /// assert!(!timer.advance(Duration::from_secs(1)));
+    /// timer.pause();
+    /// let stopped = timer.now();
+    /// assert!(timer.advance(Duration::from_secs(1)));
+    /// assert_eq!(timer.now(), stopped + Duration::from_secs(1));
+    /// ```
+    pub fn advance(&self, duration: Duration) -> bool {
+        if self.clock.advance(duration).is_none() {
+            return false;
+        }
+        let mut due = Vec::new();
+        self.fire_all_due(&mut due);
+        due.into_iter().for_each(Waker::wake);
+        true
+    }
+
+    /// Installs the runtime's idle probe: true when no task can run (every worker parked,
+    /// nothing queued anywhere). With the clock paused, a worker about to park asks it, and
+    /// if the runtime is idle moves the clock to the earliest deadline and fires what falls
+    /// due, instead of waiting for time that does not pass. Set once; later calls are
+    /// ignored.
+    ///
+    /// ```
+    /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
+    /// timer.set_idle_probe(Box::new(|| true));
+    /// ```
+    pub fn set_idle_probe(&self, probe: Box<dyn Fn() -> bool + Send + Sync>) {
+        let _ = self.idle_probe.set(probe);
+    }
+
+    /// With the clock paused, unparks every parked worker, so that each asks the idle probe
+    /// again: something the probe counts as busy (a blocking closure, say) has just finished,
+    /// and with no task woken by it nothing else would make a worker look.
+    ///
+    /// ```
+    /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
+    /// timer.pause();
+    /// timer.unpark_idle_workers();
+    /// ```
+    pub fn unpark_idle_workers(&self) {
+        if self.clock.is_paused() {
+            for wheel in self.wheels.iter() {
+                wheel.wake_owner_if_later(0);
+            }
+        }
+    }
+
+    /// Fires the due entries of every wheel, busy or parked, into `due`.
+    fn fire_all_due(&self, due: &mut Vec<Waker>) {
+        let now = tick_before(self.origin, self.clock.now());
+        for wheel in self.wheels.iter() {
+            let mut guard = wheel.lock();
+            if guard.next_deadline().is_some_and(|next| next <= now) {
+                guard.advance(now, |waker| due.push(waker));
+            }
+        }
+    }
+
+    /// The earliest deadline in any wheel.
+    fn next_deadline_of_all(&self) -> Option<u64> {
+        self.wheels
+            .iter()
+            .filter_map(|wheel| wheel.lock().next_deadline())
+            .min()
+    }
+
+    /// [`before_park`](Self::before_park) with the clock paused: no deadline comes while
+    /// parked, so the park is bounded by `limit` alone, unless the runtime is idle, in which
+    /// case the clock jumps to the earliest deadline and its timers fire now. The published
+    /// park deadline stays `FOREVER`, so a timer armed from another thread unparks this worker,
+    /// which then looks again.
+    fn before_park_paused(
+        &self,
+        worker: usize,
+        limit: Option<Duration>,
+        due: &mut Vec<Waker>,
+    ) -> Option<Duration> {
+        let Some(_jumping) = self.jump.try_lock() else {
+            // Another worker is jumping: the tasks it fires make the runtime busy.
+            return limit;
+        };
+        if !self.idle_probe.get().is_some_and(|probe| probe()) {
+            return limit;
+        }
+        // A wheel's next deadline may be a level boundary, where entries only move down a
+        // level: jump again until something fires (a few levels at most).
+        while let Some(next) = self.next_deadline_of_all() {
+            self.clock.advance_to(instant_of(self.origin, next));
+            self.fire_all_due(due);
+            if !due.is_empty() {
+                // Woken here, under the jump lock, so that they are queued before any other
+                // worker can find the runtime idle.
+                for waker in due.drain(..) {
+                    // A waker is user code: its panic must not unwind into the worker's park.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+                }
+                self.wheels[worker].parked_until.store(RUNNING, SeqCst);
+                return Some(Duration::ZERO);
+            }
+        }
+        limit
     }
 
     /// How many worker wheels there are.
@@ -235,7 +418,7 @@ impl Timer {
             let Some(next) = guard.next_deadline() else {
                 continue;
             };
-            let now = *now.get_or_insert_with(|| tick_before(self.origin, Instant::now()));
+            let now = *now.get_or_insert_with(|| tick_before(self.origin, self.clock.now()));
             if next <= now {
                 guard.advance(now, |waker| due.push(waker));
             }
@@ -268,6 +451,9 @@ impl Timer {
             own.parked_until.store(RUNNING, SeqCst);
             return Some(Duration::ZERO);
         }
+        if self.clock.is_paused() {
+            return self.before_park_paused(worker, limit, due);
+        }
         let mut next = own.lock().next_deadline();
         for (index, wheel) in self.wheels.iter().enumerate() {
             if index != worker && wheel.parked_until.load(SeqCst) == RUNNING {
@@ -279,7 +465,7 @@ impl Timer {
                 }
             }
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         let timer_timeout =
             next.map(|tick| instant_of(self.origin, tick).saturating_duration_since(now));
         let timeout = match (timer_timeout, limit) {

@@ -32,7 +32,7 @@ pub fn interval(period: Duration) -> Interval {
         period > Duration::ZERO,
         "spindle interval: the period must be greater than zero"
     );
-    let start = Instant::now();
+    let start = crate::context::now();
     Interval {
         next: start,
         period,
@@ -104,7 +104,7 @@ impl Interval {
             return Poll::Pending;
         }
         let tick = self.next;
-        let now = Instant::now();
+        let now = crate::context::now();
         self.next = match self.missed_tick_behavior {
             MissedTickBehavior::Burst => after(tick, self.period),
             MissedTickBehavior::Skip => {

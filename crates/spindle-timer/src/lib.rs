@@ -52,6 +52,7 @@
 
 #![deny(unsafe_code)]
 
+mod clock;
 mod context;
 #[allow(unsafe_code)]
 mod driver;

@@ -67,6 +67,11 @@ impl<P: Park> TimerParker<P> {
             // Maintenance: let the layer below deliver its events, without blocking.
             self.inner.park_timeout(Duration::ZERO);
         } else {
+            if self.timer.is_paused() {
+                // Ready I/O first: a task it wakes makes the runtime busy, and the paused clock
+                // must not jump past it (`Timer::set_idle_probe`).
+                self.inner.park_timeout(Duration::ZERO);
+            }
             match self.timer.before_park(self.index, limit, &mut self.due) {
                 Some(Duration::ZERO) => {}
                 Some(timeout) => self.inner.park_timeout(timeout),

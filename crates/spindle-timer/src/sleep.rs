@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// # });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let now = Instant::now();
+    let now = context::now();
     Sleep {
         deadline: Timer::deadline_after(now, duration),
         entry: Entry::Unregistered {
@@ -113,7 +113,7 @@ impl Sleep {
     /// assert!(spindle_timer::sleep(std::time::Duration::ZERO).is_elapsed());
     /// ```
     pub fn is_elapsed(&self) -> bool {
-        Instant::now() >= self.deadline
+        context::now() >= self.deadline
     }
 
     /// Moves the deadline, earlier or later, without allocating; a sleep that already
@@ -161,7 +161,7 @@ impl Sleep {
         let registration = match &self.entry {
             Entry::Registered(registration) => registration,
             &Entry::Unregistered { ahead_when_made } => {
-                if !ahead_when_made && Instant::now() >= self.deadline {
+                if !ahead_when_made && context::now() >= self.deadline {
                     return Poll::Ready(());
                 }
                 let deadline = self.deadline;
@@ -171,7 +171,7 @@ impl Sleep {
                 return Poll::Pending;
             }
         };
-        if Instant::now() >= self.deadline {
+        if context::now() >= self.deadline {
             if let Some(registration) = self.entry.take() {
                 registration.cancel_soon();
             }

@@ -7,7 +7,9 @@
 //! `block_on` call allocates nothing.
 
 use crate::panic_policy::Failure;
+use crate::runtime::Handle;
 use spindle_core::coop::BUDGET_PER_POLL;
+use spindle_core::WokenFlag;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
@@ -18,26 +20,31 @@ use std::thread;
 const LOCAL_POLLS_PER_TURN: usize = 61;
 
 thread_local! {
-    static WAKER: Waker = spindle_core::thread_waker(thread::current());
+    static WAKER: (Waker, WokenFlag) = spindle_core::thread_waker_with_flag(thread::current());
 }
 
 /// Polls `future` on this thread until it completes, parking between polls. Each poll starts
-/// with a full cooperative `budget`, like a task's. With a `failure`, a runtime stopped by an
+/// with a full cooperative `budget`, like a task's. Unless parked with nothing to do (its
+/// future not woken since its last poll), the call counts as busy for `handle`'s paused clock
+/// (`Handle::block_on_call`). With the `ShutdownRuntime` policy, a runtime stopped by an
 /// unhandled panic makes this panic instead of waiting on (the failing side wakes it).
 pub(crate) fn run_to_completion<F: Future>(
     future: F,
     budget: &Cell<u8>,
-    failure: Option<&Failure>,
+    handle: &Handle,
 ) -> F::Output {
+    let failure = handle.failure();
     let mut future = pin!(future);
     let _blocked = failure.map(Failure::block);
-    WAKER.with(|waker| {
+    WAKER.with(|(waker, woken)| {
         let mut cx = Context::from_waker(waker);
+        let call = handle.block_on_call(woken);
         loop {
             if let Some(failure) = failure {
                 failure.check();
             }
             budget.set(BUDGET_PER_POLL);
+            woken.take();
             if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                 return output;
             }
@@ -46,7 +53,12 @@ pub(crate) fn run_to_completion<F: Future>(
                     continue;
                 }
             }
+            // Woken during the poll (by itself, or a task): poll again without parking.
+            if woken.is_set() || !call.parking() {
+                continue;
+            }
             thread::park();
+            call.parked();
         }
     })
 }

@@ -12,6 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::panic::Location;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,7 @@ pub struct Runtime {
 /// ```
 pub struct Builder {
     current_thread: bool,
+    start_paused: bool,
     worker_threads: Option<usize>,
     thread_name: String,
     max_blocking_threads: usize,
@@ -94,6 +96,23 @@ pub struct Handle {
     failure: Option<Arc<Failure>>,
     /// A current-thread runtime's handle.
     current_thread: bool,
+    /// The `block_on` calls running on threads that are not workers: a paused clock jumps
+    /// only while each is parked and not woken (`time::pause`).
+    block_ons: Arc<std::sync::Mutex<Vec<Arc<BlockOnState>>>>,
+}
+
+/// A `block_on` call in progress, as a paused clock sees it.
+pub(crate) struct BlockOnState {
+    /// Its thread waker's flag: set by a wake, until the thread polls again.
+    woken: spindle_core::WokenFlag,
+    /// Set while the thread parks with nothing to do.
+    parked: std::sync::atomic::AtomicBool,
+}
+
+impl BlockOnState {
+    fn is_idle(&self) -> bool {
+        self.parked.load(SeqCst) && !self.woken.is_set()
+    }
 }
 
 impl Runtime {
@@ -138,7 +157,7 @@ impl Runtime {
             return self.block_on_current_thread(future);
         }
         let guard = context::enter_block_on(&self.handle);
-        crate::block_on::run_to_completion(future, guard.budget(), self.handle.failure.as_deref())
+        crate::block_on::run_to_completion(future, guard.budget(), &self.handle)
     }
 
     /// `block_on` of a current-thread runtime: this thread runs its worker meanwhile.
@@ -273,6 +292,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             current_thread: false,
+            start_paused: false,
             worker_threads: None,
             thread_name: "spindle-worker".into(),
             max_blocking_threads: 512,
@@ -325,6 +345,28 @@ impl Builder {
             current_thread: true,
             ..Builder::new()
         }
+    }
+
+    /// Starts the runtime with its clock paused (see [`time::pause`](crate::time::pause)):
+    /// on every flavour, the multi-thread one included.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = spindle::Builder::new().worker_threads(2).start_paused(true).build().unwrap();
+    /// let waited = runtime.block_on(async {
+    ///     let start = spindle::time::now();
+    ///     let tasks: Vec<_> = (1..=3u64)
+    ///         .map(|h| spindle::spawn(spindle::sleep(Duration::from_secs(3600 * h))))
+    ///         .collect();
+    ///     spindle::join_all(tasks).await;
+    ///     spindle::time::now() - start
+    /// });
+    /// assert!(waited >= Duration::from_secs(3 * 3600));
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
     }
 
     /// Reports every task poll that runs longer than `threshold` without yielding: asyncio's
@@ -570,18 +612,34 @@ impl Builder {
         if let Some(failure) = &failure {
             failure.set_spawner(Some(scheduler.spawner()));
         }
+        if self.start_paused {
+            timer.pause();
+        }
         let handle = Handle {
             spawner: scheduler.spawner(),
+            blocking: self.blocking_pool(&timer),
             timer,
             reactor,
-            blocking: self.blocking_pool(),
             failure,
             current_thread: self.current_thread,
+            block_ons: Arc::new(std::sync::Mutex::new(Vec::new())),
         };
         let pool = handle.blocking.clone();
         handle
             .reactor
             .set_blocking_spawner(move |job| drop(pool.spawn(job)));
+        // A paused clock jumps ahead only when no task can run and no blocking closure runs.
+        let (spawner, pool) = (handle.spawner.clone(), handle.blocking.clone());
+        let block_ons = handle.block_ons.clone();
+        handle.timer.set_idle_probe(Box::new(move || {
+            spawner.is_idle()
+                && pool.busy() == 0
+                && block_ons
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .all(|state| state.is_idle())
+        }));
         if self.current_thread {
             return Ok(Runtime {
                 handle,
@@ -613,8 +671,15 @@ impl Builder {
         })
     }
 
-    fn blocking_pool(&self) -> BlockingPool {
+    fn blocking_pool(&self, timer: &Arc<Timer>) -> BlockingPool {
         let mut builder = BlockingPool::builder();
+        // Weak: the timer's idle probe holds the pool.
+        let timer = Arc::downgrade(timer);
+        builder.on_idle(move || {
+            if let Some(timer) = timer.upgrade() {
+                timer.unpark_idle_workers();
+            }
+        });
         builder
             .max_threads(self.max_blocking_threads)
             .keep_alive(self.blocking_keep_alive)
@@ -717,6 +782,27 @@ impl Handle {
 
     pub(crate) fn is_current_thread(&self) -> bool {
         self.current_thread
+    }
+
+    pub(crate) fn failure(&self) -> Option<&Failure> {
+        self.failure.as_deref()
+    }
+
+    /// Registers a `block_on` call whose thread waker sets `woken` (the guard deregisters
+    /// it): a paused clock jumps only while it is [parked](BlockOnCall::parking) and not woken.
+    pub(crate) fn block_on_call(&self, woken: &spindle_core::WokenFlag) -> BlockOnCall<'_> {
+        let state = Arc::new(BlockOnState {
+            woken: woken.clone(),
+            parked: std::sync::atomic::AtomicBool::new(false),
+        });
+        self.block_ons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(state.clone());
+        BlockOnCall {
+            handle: self,
+            state,
+        }
     }
 
     /// `spawn`, recording `location` as the spawn location.
@@ -832,6 +918,43 @@ impl Handle {
     }
 }
 
+/// A `block_on` call in progress ([`Handle::block_on_call`]).
+pub(crate) struct BlockOnCall<'a> {
+    handle: &'a Handle,
+    state: Arc<BlockOnState>,
+}
+
+impl BlockOnCall<'_> {
+    /// The thread is about to park with nothing to do: counted idle until it returns from
+    /// [`parked`](Self::parked), unless woken. False if it was woken meanwhile: poll again.
+    pub(crate) fn parking(&self) -> bool {
+        self.state.parked.store(true, SeqCst);
+        if self.state.woken.is_set() {
+            self.state.parked.store(false, SeqCst);
+            return false;
+        }
+        // Workers that found this call busy and parked untimed look again.
+        self.handle.timer.unpark_idle_workers();
+        true
+    }
+
+    /// The thread's park returned.
+    pub(crate) fn parked(&self) {
+        self.state.parked.store(false, SeqCst);
+    }
+}
+
+impl Drop for BlockOnCall<'_> {
+    fn drop(&mut self) {
+        self.handle
+            .block_ons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|state| !Arc::ptr_eq(state, &self.state));
+        self.handle.timer.unpark_idle_workers();
+    }
+}
+
 /// Makes timers and sockets used outside any runtime attach to the default runtime (which is
 /// built only if one of them is actually used there).
 pub(crate) fn install_default_drivers() {
@@ -889,6 +1012,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("current_thread", &self.current_thread)
+            .field("start_paused", &self.start_paused)
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)
             .field("unhandled_panic", &self.unhandled_panic)

@@ -187,6 +187,23 @@ async fn current_thread_test_runs_every_task_on_the_test_thread() {
     }
 }
 
+#[spindle::test(start_paused = true)]
+async fn start_paused_test_sleeps_an_hour_at_once() {
+    let (start, real) = (spindle::time::now(), Instant::now());
+    spindle::sleep(Duration::from_secs(3600)).await;
+    assert!(spindle::time::now() - start >= Duration::from_secs(3600));
+    assert!(real.elapsed() < Duration::from_secs(30));
+}
+
+#[spindle::test(flavor = "current_thread", start_paused = true)]
+async fn current_thread_start_paused_test_sleeps_an_hour_at_once() {
+    let start = spindle::time::now();
+    spindle::spawn(spindle::sleep(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    assert!(spindle::time::now() - start >= Duration::from_secs(3600));
+}
+
 #[spindle::test(flavor = "multi_thread", worker_threads = 3)]
 async fn multi_thread_flavor_with_worker_threads_runs_that_many_workers() {
     let (peak, threads) = tasks_running_at_once(4).await;

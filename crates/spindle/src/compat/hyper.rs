@@ -287,6 +287,12 @@ where
 pub struct HyperTimer;
 
 impl Timer for HyperTimer {
+    /// The runtime's clock ([`spindle::time::now`](crate::time::now)), so that hyper's
+    /// deadlines follow a paused clock too.
+    fn now(&self) -> Instant {
+        crate::time::now()
+    }
+
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn HyperSleepTrait>> {
         Box::pin(HyperSleep(crate::sleep(duration)))
     }
