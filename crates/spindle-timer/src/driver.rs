@@ -234,12 +234,13 @@ impl Timer {
     /// assert_eq!(timer.now(), stopped + Duration::from_secs(1));
     /// ```
     pub fn advance(&self, duration: Duration) -> bool {
+        let _jumping = self.jump.lock();
         if self.clock.advance(duration).is_none() {
             return false;
         }
         let mut due = Vec::new();
         self.fire_all_due(&mut due);
-        due.into_iter().for_each(Waker::wake);
+        wake_all(&mut due);
         true
     }
 
@@ -319,10 +320,7 @@ impl Timer {
             if !due.is_empty() {
                 // Woken here, under the jump lock, so that they are queued before any other
                 // worker can find the runtime idle.
-                for waker in due.drain(..) {
-                    // A waker is user code: its panic must not unwind into the worker's park.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
-                }
+                wake_all(due);
                 self.wheels[worker].parked_until.store(RUNNING, SeqCst);
                 return Some(Duration::ZERO);
             }
@@ -402,6 +400,12 @@ impl Timer {
     /// assert!(due.is_empty());
     /// ```
     pub fn fire_due(&self, worker: usize, due: &mut Vec<Waker>) {
+        if self.clock.is_paused() {
+            // Paused, entries fall due only by a jump or `advance`, which fire them under the
+            // jump lock and wake them there; firing here too could take an entry from under a
+            // jump and leave its task unqueued while the next jump passes it.
+            return;
+        }
         // Read the clock only once a wheel has a deadline: most parks have none.
         let mut now = None;
         for (index, wheel) in self.wheels.iter().enumerate() {
@@ -678,6 +682,14 @@ impl Registration {
 /// assert_eq!(spindle_timer::TICK, std::time::Duration::from_micros(10));
 /// ```
 pub const TICK: Duration = Duration::from_micros(10);
+
+/// Wakes and empties `due`. A waker is user code: its panic must not unwind into the worker's
+/// park or the caller of `advance`.
+fn wake_all(due: &mut Vec<Waker>) {
+    for waker in due.drain(..) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+    }
+}
 
 /// A tick in nanoseconds. Ticks are counted from whole seconds and subsecond nanoseconds apart,
 /// in `u64` and `u32` arithmetic: a `u128` division is a library call on every arm.

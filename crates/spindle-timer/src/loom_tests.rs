@@ -201,3 +201,61 @@ fn deferred_cancels_and_a_locked_cancel_remove_every_entry() {
         assert!(timer.is_empty(), "a deferred cancel was lost");
     });
 }
+
+/// Queues a stand-in task when woken: a count the idle probe reads.
+struct QueuesATask(Arc<AtomicUsize>);
+
+impl Wake for QueuesATask {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Two workers park at once on a paused clock, with a timer due in 1 s in one wheel and one
+/// due in 2 s in the other, and an idle probe that says "idle" while no task is queued: the
+/// first jump fires the 1 s timer, whose task makes the runtime busy, so no worker may jump on
+/// to 2 s. (Nothing runs the queued task in this model, so the 2 s timer must never fire.)
+///
+/// Catches: a second jump between the first one's probe and the wake of what it fired (the
+/// bug without `Timer`'s jump lock, or with the wakes left to the caller after it): timers
+/// fired out of deadline order while an earlier one's task had not run.
+#[test]
+fn two_workers_jumping_a_paused_clock_fire_one_deadline_at_a_time() {
+    model(|| {
+        let timer = Timer::new(vec![Box::new(|| {}), Box::new(|| {})]);
+        timer.pause();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let probe = queued.clone();
+        timer.set_idle_probe(Box::new(move || probe.load(SeqCst) == 0));
+        let now = timer.now();
+        let early = Waker::from(std::sync::Arc::new(QueuesATask(queued.clone())));
+        let (late_count, late) = counting_waker();
+        let _early = timer.register(Some(0), now + Duration::from_secs(1), &early);
+        let _late = timer.register(Some(1), now + Duration::from_secs(2), &late);
+        let other = {
+            let timer = timer.clone();
+            loom::thread::spawn(move || {
+                let mut due = Vec::new();
+                timer.before_park(1, None, &mut due);
+                timer.after_park(1);
+                due.into_iter().for_each(Waker::wake);
+            })
+        };
+        let mut due = Vec::new();
+        timer.before_park(0, None, &mut due);
+        timer.after_park(0);
+        due.into_iter().for_each(Waker::wake);
+        other.join().unwrap();
+        assert_eq!(
+            queued.load(SeqCst),
+            1,
+            "the first deadline's timer fired once"
+        );
+        assert_eq!(
+            late_count.0.load(SeqCst),
+            0,
+            "the clock jumped past a task that an earlier jump had woken"
+        );
+        assert_eq!(timer.now(), now + Duration::from_secs(1));
+    });
+}
