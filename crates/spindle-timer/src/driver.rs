@@ -193,6 +193,9 @@ impl Timer {
         let now = self.clock.now();
         self.clock
             .advance_to(instant_of(self.origin, tick_at_or_after(self.origin, now)));
+        // A worker parked until a deadline of the running clock would wait for it in real
+        // time: let each look again, now that deadlines come by jumps.
+        self.unpark_idle_workers();
     }
 
     /// Lets a paused clock run again, from the time it stands at.

@@ -235,3 +235,25 @@ fn pause_outside_a_runtime_panics_naming_the_fix() {
     let message = panic_message(&*outcome.unwrap_err());
     assert!(message.contains("outside a runtime"), "{message}");
 }
+
+#[test]
+fn pausing_with_an_hour_long_sleep_already_armed_does_not_wait_the_hour() {
+    with_watchdog("pause with a sleep armed", LIMIT, || {
+        let runtime = spindle::Runtime::builder()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let real = Instant::now();
+        runtime.block_on(async {
+            let sleeper = spindle::spawn(spindle::sleep(Duration::from_secs(3600)));
+            // Armed, and its worker parked until the real deadline.
+            while spindle::Handle::current().armed_timers() == 0 {
+                spindle::yield_now().await;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            spindle::time::pause();
+            sleeper.await.unwrap();
+        });
+        assert!(real.elapsed() < Duration::from_secs(30));
+    });
+}
