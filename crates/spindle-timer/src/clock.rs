@@ -13,6 +13,15 @@ use crate::loom::sync::Mutex;
 use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::{Duration, Instant};
 
+/// Set once any runtime's clock is first paused: until then every clock reads the system
+/// clock, and a timer made outside any clock's reach (`context::now`) skips looking for one.
+static ANY_PAUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// False while no clock in the process has ever been paused.
+pub(crate) fn any_paused() -> bool {
+    ANY_PAUSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) struct Clock {
     /// False until the clock is first paused: `now` is then the system clock.
     shifted: AtomicBool,
@@ -31,6 +40,9 @@ impl Clock {
     /// A running clock, paused at once if `paused`.
     pub(crate) fn new(paused: bool) -> Clock {
         let now = Instant::now();
+        if paused {
+            ANY_PAUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Clock {
             shifted: AtomicBool::new(paused),
             state: Mutex::new(State {
@@ -66,6 +78,7 @@ impl Clock {
         let now = state.base + Instant::now().saturating_duration_since(state.resumed_at);
         state.base = now;
         state.paused = true;
+        ANY_PAUSED.store(true, std::sync::atomic::Ordering::Relaxed);
         self.shifted.store(true, Release);
     }
 

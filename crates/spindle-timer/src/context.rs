@@ -115,6 +115,12 @@ pub(crate) fn with_owned_wheel<R>(f: impl FnOnce(&Timer, usize) -> R) -> Option<
 /// The current timer's time ([`Timer::now`]: paused or not), or the system clock outside any
 /// runtime.
 pub(crate) fn now() -> std::time::Instant {
+    // The common case, no clock ever paused, without a thread-local lookup: arming a timer is
+    // a hot path. A clock paused on another thread a moment ago may be read as unpaused here
+    // once; the pause happened after this sleep's "now" then.
+    if !crate::clock::any_paused() {
+        return std::time::Instant::now();
+    }
     CURRENT
         .try_with(|c| {
             c.try_borrow()
