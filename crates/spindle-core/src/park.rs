@@ -48,6 +48,21 @@ pub trait Park: Send + 'static {
     /// Like [`park`](Park::park), but returns after `timeout` at the latest. A zero timeout
     /// processes pending driver events without blocking.
     fn park_timeout(&mut self, timeout: Duration);
+
+    /// Delivers the driver's ready events without blocking, as `park_timeout(Duration::ZERO)`
+    /// does, and says whether every ready event is now delivered: false if another thread
+    /// holds the driver (which is then woken, to deliver them itself). A paused clock jumps
+    /// ahead only after `true`: an event still undelivered is work the runtime has. The
+    /// default, for a parker without a driver, delivers and says true.
+    ///
+    /// ```
+    /// use spindle_core::{Park, ThreadParker};
+    /// assert!(ThreadParker::new().deliver_events());
+    /// ```
+    fn deliver_events(&mut self) -> bool {
+        self.park_timeout(Duration::ZERO);
+        true
+    }
 }
 
 /// Wakes a [`Park`] from any thread.

@@ -321,6 +321,17 @@ impl<P: Park> Park for IoParker<P> {
     fn park_timeout(&mut self, timeout: Duration) {
         self.park_for(Some(timeout));
     }
+
+    /// Turns the reactor without blocking if no other thread holds it. If one does (it is in
+    /// `epoll_wait`), events may be ready that it has not delivered: it is woken to deliver
+    /// them, and this says false.
+    fn deliver_events(&mut self) -> bool {
+        if self.reactor.try_turn(Some(Duration::ZERO)).is_some() {
+            return true;
+        }
+        self.reactor.unpark();
+        false
+    }
 }
 
 impl<U: Unpark> Unpark for IoUnparker<U> {

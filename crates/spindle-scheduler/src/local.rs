@@ -260,10 +260,11 @@ impl<U: Unpark> Schedule for PinnedToWorker<U> {
 /// The part of a [`LocalSet`] its tasks hold: the queue, and how to wake the owner.
 pub(crate) struct ThreadLocalTasks {
     pub(crate) tasks: LocalTasks,
+    /// Wakes the owner thread for a task queued from another thread.
+    wake_owner: std::task::Waker,
     /// True while [`LocalSet::run_ready`] polls a task: a drop of the set then would wait on
     /// that very task.
     running: std::sync::atomic::AtomicBool,
-    thread: std::thread::Thread,
     on_unhandled_panic: Option<PanicHook>,
 }
 
@@ -274,7 +275,7 @@ impl Schedule for InLocalSet {
     fn schedule(&self, task: Runnable) {
         self.0.tasks.push(task);
         if !self.0.tasks.is_owner_thread() {
-            self.0.thread.unpark();
+            self.0.wake_owner.wake_by_ref();
         }
     }
 
@@ -297,8 +298,9 @@ impl Schedule for InLocalSet {
 /// Tasks pinned to the thread that made this set, which polls them itself, between other
 /// work: the facade's `block_on` runs one, so that `spawn_local` works under it. Their
 /// futures need not be `Send`. A wake from another thread queues the task here and unparks
-/// the owner thread ([`std::thread::Thread::unpark`]), so an owner with nothing to do waits
-/// in [`std::thread::park`]. Dropping the set cancels the tasks still in it, on this thread:
+/// the owner thread ([`std::thread::Thread::unpark`], or the waker given to
+/// [`Spawner::local_set_woken_by`](crate::Spawner::local_set_woken_by)), so an owner with
+/// nothing to do waits in [`std::thread::park`]. Dropping the set cancels the tasks still in it, on this thread:
 /// their destructors run here, and their [`JoinHandle`]s resolve to a cancelled
 /// [`JoinError`].
 ///
@@ -331,11 +333,14 @@ pub struct LocalSet<U: Unpark> {
 }
 
 impl<U: Unpark> LocalSet<U> {
-    pub(crate) fn new(shared: crate::loom::Arc<Shared<U>>) -> LocalSet<U> {
+    pub(crate) fn new(
+        shared: crate::loom::Arc<Shared<U>>,
+        wake_owner: std::task::Waker,
+    ) -> LocalSet<U> {
         let inner = std::sync::Arc::new(ThreadLocalTasks {
             tasks: LocalTasks::new(this_thread()),
             running: std::sync::atomic::AtomicBool::new(false),
-            thread: std::thread::current(),
+            wake_owner,
             on_unhandled_panic: shared.on_unhandled_panic.clone(),
         });
         shared.register_local_set(&inner);

@@ -64,6 +64,8 @@ pub(crate) struct Shared<U> {
     local_sets: Mutex<Vec<std::sync::Arc<ThreadLocalTasks>>>,
     /// Tasks spawned into local sets that are gone, for `spawned_tasks_count`.
     retired_local_spawns: AtomicU64,
+    /// A caller-run worker's `block_on` wake state, which [`Spawner::is_idle`] reads.
+    pub(crate) caller: std::sync::OnceLock<std::sync::Arc<crate::worker::CallerWake>>,
 }
 
 /// What [`Builder::on_unhandled_panic`] runs: std's `Arc`, as for the thread hooks.
@@ -120,6 +122,7 @@ impl<U: Unpark> Shared<U> {
             slow_poll,
             local_sets: Mutex::new(Vec::new()),
             retired_local_spawns: AtomicU64::new(0),
+            caller: std::sync::OnceLock::new(),
         }
     }
 
@@ -1005,7 +1008,24 @@ impl<U: Unpark> Spawner<U> {
     /// assert!(task.is_finished());
     /// ```
     pub fn local_set(&self) -> LocalSet<U> {
-        LocalSet::new(self.shared.clone())
+        self.local_set_woken_by(spindle_core::thread_waker(std::thread::current()))
+    }
+
+    /// A [`LocalSet`] owned by the calling thread whose tasks, woken from another thread,
+    /// wake the owner with `wake_owner` (a `block_on`'s own waker, say, so that it sees the
+    /// wake as its future's) instead of unparking its thread.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let waker = spindle_core::thread_waker(std::thread::current());
+    /// let local = scheduler.spawner().local_set_woken_by(waker);
+    /// let task = local.spawn(async { 1 });
+    /// local.run_ready(1);
+    /// assert!(task.is_finished());
+    /// ```
+    pub fn local_set_woken_by(&self, wake_owner: std::task::Waker) -> LocalSet<U> {
+        LocalSet::new(self.shared.clone(), wake_owner)
     }
 
     /// True if no task can run: every worker is parked, and no queue holds a task (the
@@ -1028,6 +1048,7 @@ impl<U: Unpark> Spawner<U> {
         // parked, and the queues are read after.
         fence(SeqCst);
         shared.idle.num_unparked() == 0
+            && shared.caller.get().is_none_or(|caller| !caller.is_woken())
             && shared.injector.is_empty()
             && shared.remotes.iter().all(|remote| {
                 !remote.has_lifo() && remote.stealer.is_empty() && remote.pinned.is_empty()

@@ -61,7 +61,7 @@ use crossbeam_utils::Backoff;
 use spindle_core::{Park, Unpark};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
 use std::time::Duration;
 
 /// Ticks between two checks of the injector ahead of the local queue (Go's and tokio's 61).
@@ -678,12 +678,14 @@ impl<P: Park> CallerCore<P> {
     ) -> CallerCore<P> {
         let budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
         let unpark_shared = shared.clone();
-        let (mut worker, context) = Worker::new(shared, 0, park, local, budget);
-        worker.caller = Some(std::sync::Arc::new(CallerWake {
+        let caller = std::sync::Arc::new(CallerWake {
             woken: AtomicBool::new(false),
             driver: AtomicUsize::new(0),
             unpark: Box::new(move || unpark_shared.remotes[0].unpark.unpark()),
-        }));
+        });
+        let _ = shared.caller.set(caller.clone());
+        let (mut worker, context) = Worker::new(shared, 0, park, local, budget);
+        worker.caller = Some(caller);
         CallerCore { worker, context }
     }
 }
@@ -702,8 +704,13 @@ pub(crate) struct CallerWake {
 }
 
 impl CallerWake {
+    /// Woken since its `block_on` future was last polled: the future can run.
+    pub(crate) fn is_woken(&self) -> bool {
+        self.woken.load(SeqCst)
+    }
+
     fn wake(&self) {
-        self.woken.store(true, Release);
+        self.woken.store(true, SeqCst);
         if self.driver.load(Relaxed) != crate::local::this_thread() {
             (self.unpark)();
         }

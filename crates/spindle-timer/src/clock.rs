@@ -69,17 +69,19 @@ impl Clock {
         self.shifted.load(Acquire) && self.state.lock().paused
     }
 
-    /// Stops the clock at its current time. Pausing a paused clock does nothing.
-    pub(crate) fn pause(&self) {
+    /// Stops the clock at its current time; false if it was paused already (then nothing
+    /// changes).
+    pub(crate) fn pause(&self) -> bool {
         let mut state = self.state.lock();
         if state.paused {
-            return;
+            return false;
         }
         let now = state.base + Instant::now().saturating_duration_since(state.resumed_at);
         state.base = now;
         state.paused = true;
         ANY_PAUSED.store(true, std::sync::atomic::Ordering::Relaxed);
         self.shifted.store(true, Release);
+        true
     }
 
     /// Lets the clock run again from where it stands. Resuming a running clock does nothing.

@@ -107,11 +107,6 @@ pub(crate) fn with_owned_wheel<R>(f: impl FnOnce(&Timer, usize) -> R) -> Option<
         .flatten()
 }
 
-/// Runs `f` with the timer a sleep polled here should use, and this thread's worker index.
-///
-/// # Panics
-///
-/// If no runtime is current and no default timer was installed.
 /// The current timer's time ([`Timer::now`]: paused or not), or the system clock outside any
 /// runtime.
 pub(crate) fn now() -> std::time::Instant {
@@ -133,6 +128,11 @@ pub(crate) fn now() -> std::time::Instant {
         .unwrap_or_else(std::time::Instant::now)
 }
 
+/// Runs `f` with the timer a sleep polled here should use, and this thread's worker index.
+///
+/// # Panics
+///
+/// If no runtime is current and no default timer was installed.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Timer>, Option<usize>) -> R) -> R {
     let mut f = Some(f);
     let found = CURRENT.with(|c| {

@@ -69,6 +69,11 @@ const FOREVER: u64 = u64::MAX;
 /// never `u32::MAX`).
 const NO_DEFERRED_CANCEL: u64 = u64::MAX;
 
+/// How long a worker parks at most while the clock is paused and the runtime busy, before it
+/// asks the idle probe again: a paused runtime never stalls for a wake-up nobody sent, and a
+/// task left runnable by the park's I/O turn waits at most this long.
+const PAUSED_RECHECK: Duration = Duration::from_millis(1);
+
 /// How far ahead "never" is: deadlines that overflow `Instant` are clamped to now + 30 years.
 const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365 * 30);
 
@@ -187,7 +192,9 @@ impl Timer {
     /// assert_eq!(timer.now(), stopped);
     /// ```
     pub fn pause(&self) {
-        self.clock.pause();
+        if !self.clock.pause() {
+            return;
+        }
         // Onto a tick boundary (forward, by less than a tick): a sleep of a whole number of
         // ticks then falls due exactly when the clock has moved by its length.
         let now = self.clock.now();
@@ -306,14 +313,20 @@ impl Timer {
         &self,
         worker: usize,
         limit: Option<Duration>,
+        may_jump: bool,
         due: &mut Vec<Waker>,
     ) -> Option<Duration> {
+        // Not idle, the park is bounded all the same (`PAUSED_RECHECK`): what made the runtime
+        // busy may end without waking this worker (the task woken by the I/O turn before this
+        // park, queued here, or another worker's jump lock found held), and then some worker
+        // must ask the probe again.
+        let recheck = Some(limit.map_or(PAUSED_RECHECK, |limit| limit.min(PAUSED_RECHECK)));
         let Some(_jumping) = self.jump.try_lock() else {
             // Another worker is jumping: the tasks it fires make the runtime busy.
-            return limit;
+            return recheck;
         };
-        if !self.idle_probe.get().is_some_and(|probe| probe()) {
-            return limit;
+        if !may_jump || !self.idle_probe.get().is_some_and(|probe| probe()) {
+            return recheck;
         }
         // A wheel's next deadline may be a level boundary, where entries only move down a
         // level: jump again until something fires (a few levels at most).
@@ -328,6 +341,7 @@ impl Timer {
                 return Some(Duration::ZERO);
             }
         }
+        // Idle with no timer at all: only a wake can bring work, and it unparks.
         limit
     }
 
@@ -404,11 +418,20 @@ impl Timer {
     /// ```
     pub fn fire_due(&self, worker: usize, due: &mut Vec<Waker>) {
         if self.clock.is_paused() {
-            // Paused, entries fall due only by a jump or `advance`, which fire them under the
-            // jump lock and wake them there; firing here too could take an entry from under a
-            // jump and leave its task unqueued while the next jump passes it.
+            // Paused, entries are fired under the jump lock and woken there (as a jump and
+            // `advance` do): fired outside it, an entry could be taken from under a jump and
+            // its task left unqueued while the next jump passes it. Entries already due (made
+            // due before the pause) fire here, as time need not move for them.
+            let _jumping = self.jump.lock();
+            self.fire_due_now(worker, due);
+            wake_all(due);
             return;
         }
+        self.fire_due_now(worker, due);
+    }
+
+    /// [`fire_due`](Self::fire_due)'s firing, at the clock's time.
+    fn fire_due_now(&self, worker: usize, due: &mut Vec<Waker>) {
         // Read the clock only once a wheel has a deadline: most parks have none.
         let mut now = None;
         for (index, wheel) in self.wheels.iter().enumerate() {
@@ -451,6 +474,29 @@ impl Timer {
         limit: Option<Duration>,
         due: &mut Vec<Waker>,
     ) -> Option<Duration> {
+        self.before_park_after_events(worker, limit, true, due)
+    }
+
+    /// [`before_park`](Self::before_park) for a worker whose layer below just delivered its
+    /// ready I/O events, or could not (`events_delivered` false: another thread holds the
+    /// reactor), in which case a paused clock does not jump now (events still undelivered are
+    /// work the runtime has) and the worker looks again soon.
+    ///
+    /// ```
+    /// let timer = spindle_timer::Timer::new(vec![Box::new(|| {})]);
+    /// timer.pause();
+    /// let mut due = Vec::new();
+    /// let timeout = timer.before_park_after_events(0, None, false, &mut due);
+    /// assert!(timeout.is_some(), "a paused worker that could not look at I/O looks again");
+    /// timer.after_park(0);
+    /// ```
+    pub fn before_park_after_events(
+        &self,
+        worker: usize,
+        limit: Option<Duration>,
+        may_jump: bool,
+        due: &mut Vec<Waker>,
+    ) -> Option<Duration> {
         let own = &self.wheels[worker];
         own.parked_until.store(FOREVER, SeqCst);
         self.fire_due(worker, due);
@@ -459,7 +505,7 @@ impl Timer {
             return Some(Duration::ZERO);
         }
         if self.clock.is_paused() {
-            return self.before_park_paused(worker, limit, due);
+            return self.before_park_paused(worker, limit, may_jump, due);
         }
         let mut next = own.lock().next_deadline();
         for (index, wheel) in self.wheels.iter().enumerate() {

@@ -67,12 +67,17 @@ impl<P: Park> TimerParker<P> {
             // Maintenance: let the layer below deliver its events, without blocking.
             self.inner.park_timeout(Duration::ZERO);
         } else {
+            let mut may_jump = true;
             if self.timer.is_paused() {
                 // Ready I/O first: a task it wakes makes the runtime busy, and the paused clock
-                // must not jump past it (`Timer::set_idle_probe`).
-                self.inner.park_timeout(Duration::ZERO);
+                // must not jump past it, nor past events another thread's reactor turn has yet
+                // to deliver (`Timer::set_idle_probe`).
+                may_jump = self.inner.deliver_events();
             }
-            match self.timer.before_park(self.index, limit, &mut self.due) {
+            match self
+                .timer
+                .before_park_after_events(self.index, limit, may_jump, &mut self.due)
+            {
                 Some(Duration::ZERO) => {}
                 Some(timeout) => self.inner.park_timeout(timeout),
                 None => self.inner.park(),

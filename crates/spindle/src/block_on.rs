@@ -3,8 +3,9 @@
 //! The thread polls the future, and parks (on a futex, through std's thread parker) while it is
 //! pending; the future's waker unparks it. Between polls it runs the local tasks that
 //! `spawn_local` made under this `block_on` and that are ready (a batch at a time, so neither
-//! side starves the other); their wakes from other threads unpark it too. The waker is made once per thread and reused, so a
-//! `block_on` call allocates nothing.
+//! side starves the other); their wakes from other threads go through the same waker. The waker
+//! is made once per thread and reused; a call registers one small record with its runtime, so
+//! that a paused clock knows whether this `block_on` can still run (`Handle::block_on_call`).
 
 use crate::panic_policy::Failure;
 use crate::runtime::Handle;
@@ -21,6 +22,11 @@ const LOCAL_POLLS_PER_TURN: usize = 61;
 
 thread_local! {
     static WAKER: (Waker, WokenFlag) = spindle_core::thread_waker_with_flag(thread::current());
+}
+
+/// This thread's `block_on` waker: its wakes set the flag `run_to_completion` reads.
+pub(crate) fn thread_waker() -> Waker {
+    WAKER.with(|(waker, _)| waker.clone())
 }
 
 /// Polls `future` on this thread until it completes, parking between polls. Each poll starts

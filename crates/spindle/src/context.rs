@@ -37,7 +37,11 @@ pub(crate) fn with_block_on_locals<R>(f: impl FnOnce(&LocalSet<Unparker>) -> R) 
             .borrow_mut()
             .get_or_insert_with(|| {
                 let handle = current().expect("block_on sets the current runtime");
-                Rc::new(handle.spawner().local_set())
+                Rc::new(
+                    handle
+                        .spawner()
+                        .local_set_woken_by(crate::block_on::thread_waker()),
+                )
             })
             .clone()
     });
