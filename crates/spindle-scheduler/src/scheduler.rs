@@ -64,8 +64,9 @@ pub(crate) struct Shared<U> {
     local_sets: Mutex<Vec<std::sync::Arc<ThreadLocalTasks>>>,
     /// Tasks spawned into local sets that are gone, for `spawned_tasks_count`.
     retired_local_spawns: AtomicU64,
-    /// A caller-run worker's `block_on` wake state, which [`Spawner::is_idle`] reads.
-    pub(crate) caller: std::sync::OnceLock<std::sync::Arc<crate::worker::CallerWake>>,
+    /// A caller-run worker's `block_on` woken flag, which [`Spawner::is_idle`] reads. The flag
+    /// alone: the rest of its `CallerWake` holds this `Shared`, which would make a cycle.
+    pub(crate) caller_woken: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What [`Builder::on_unhandled_panic`] runs: std's `Arc`, as for the thread hooks.
@@ -122,7 +123,7 @@ impl<U: Unpark> Shared<U> {
             slow_poll,
             local_sets: Mutex::new(Vec::new()),
             retired_local_spawns: AtomicU64::new(0),
-            caller: std::sync::OnceLock::new(),
+            caller_woken: std::sync::OnceLock::new(),
         }
     }
 
@@ -1048,7 +1049,10 @@ impl<U: Unpark> Spawner<U> {
         // parked, and the queues are read after.
         fence(SeqCst);
         shared.idle.num_unparked() == 0
-            && shared.caller.get().is_none_or(|caller| !caller.is_woken())
+            && shared
+                .caller_woken
+                .get()
+                .is_none_or(|woken| !woken.load(SeqCst))
             && shared.injector.is_empty()
             && shared.remotes.iter().all(|remote| {
                 !remote.has_lifo() && remote.stealer.is_empty() && remote.pinned.is_empty()

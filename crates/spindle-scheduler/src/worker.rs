@@ -51,7 +51,7 @@
 use crate::clock;
 use crate::idle::Idle;
 use crate::local::LocalTasks;
-use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize};
 use crate::metrics::{self, Counters, WorkerMetrics};
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
@@ -678,12 +678,13 @@ impl<P: Park> CallerCore<P> {
     ) -> CallerCore<P> {
         let budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
         let unpark_shared = shared.clone();
+        let woken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _ = shared.caller_woken.set(woken.clone());
         let caller = std::sync::Arc::new(CallerWake {
-            woken: AtomicBool::new(false),
+            woken,
             driver: AtomicUsize::new(0),
             unpark: Box::new(move || unpark_shared.remotes[0].unpark.unpark()),
         });
-        let _ = shared.caller.set(caller.clone());
         let (mut worker, context) = Worker::new(shared, 0, park, local, budget);
         worker.caller = Some(caller);
         CallerCore { worker, context }
@@ -695,7 +696,8 @@ impl<P: Park> CallerCore<P> {
 /// waker vtable is one static ([`CALLER_WAKER_VTABLE`]) that a `JoinHandle` recognizes, and
 /// keeps such a waker without boxing it (`task::waker`).
 pub(crate) struct CallerWake {
-    woken: AtomicBool,
+    /// Shared with `Shared::caller_woken`, for the paused clock's idle probe.
+    woken: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// `local::this_thread` of the thread running the worker, 0 when none: a wake on that
     /// thread needs no unpark, as the worker looks at the flag before it parks, and after a
     /// driver under its park woke it.
@@ -704,11 +706,6 @@ pub(crate) struct CallerWake {
 }
 
 impl CallerWake {
-    /// Woken since its `block_on` future was last polled: the future can run.
-    pub(crate) fn is_woken(&self) -> bool {
-        self.woken.load(SeqCst)
-    }
-
     fn wake(&self) {
         self.woken.store(true, SeqCst);
         if self.driver.load(Relaxed) != crate::local::this_thread() {
