@@ -136,7 +136,31 @@ fn run_on_runtime(entry: Entry, options: &Options, function: ItemFn) -> TokenStr
         },
     };
     let own_runtime = options.flavor.is_some() || worker_threads.is_some() || start_paused;
-    let run = if own_runtime {
+    let run = if let Some(seed) = options.seed {
+        let build_failed = LitStr::new(
+            &format!(
+                "{}: cannot start a deterministic runtime: {{}}",
+                entry.attribute()
+            ),
+            Span::call_site(),
+        );
+        // The thread count only as the user gave it: a test's default of 2 would make the
+        // seed replay a different schedule than the builder's default does.
+        let workers = options
+            .worker_threads
+            .map(|workers| quote! { .worker_threads(#workers) });
+        quote! {
+            let seed = ::spindle::seeded_test::seed(#seed);
+            // Declared before the runtime, so dropped after it: a panic that unwinds out of
+            // `block_on` prints the seed once the runtime is gone.
+            let report = ::spindle::seeded_test::SeedReport::new(seed);
+            let runtime = ::spindle::Builder::new_deterministic(seed)
+                #workers
+                .build()
+                .unwrap_or_else(|error| ::core::panic!(#build_failed, error));
+            report.checked(runtime.block_on(body))
+        }
+    } else if own_runtime {
         let build_failed = LitStr::new(
             &format!("{}: cannot start {what}: {{}}", entry.attribute()),
             Span::call_site(),

@@ -1,8 +1,9 @@
 //! The options inside an attribute's parentheses: `worker_threads = N`,
-//! `flavor = "multi_thread" | "current_thread"` and `start_paused = true | false`, nothing
-//! else.
+//! `flavor = "multi_thread" | "current_thread"`, `start_paused = true | false` and
+//! `seed = N`, nothing else.
 //!
-//! `N` must be an integer literal of at least 1, and the flavor one of the two strings, so
+//! `N` must be an integer literal (at least 1 for a thread count), and the flavor one of the
+//! two strings, so
 //! that a bad option is a compile error at the user's code rather than a panic when the program
 //! starts.
 
@@ -20,6 +21,8 @@ pub(crate) struct Options {
     pub(crate) flavor: Option<Flavor>,
     /// `start_paused = true`.
     pub(crate) start_paused: Option<bool>,
+    /// `seed = N`: a deterministic runtime.
+    pub(crate) seed: Option<u64>,
 }
 
 /// Which runtime runs the function.
@@ -72,10 +75,21 @@ impl Options {
                 let value: Expr = meta.value()?.parse()?;
                 options.start_paused = Some(boolean(&value, "start_paused")?);
                 Ok(())
+            } else if meta.path.is_ident("seed") {
+                if options.seed.is_some() {
+                    return Err(meta.error("`seed` is given twice; keep one"));
+                }
+                if !meta.input.peek(Token![=]) {
+                    return Err(meta.error("`seed` needs a value, like `seed = 7`"));
+                }
+                let value: Expr = meta.value()?.parse()?;
+                options.seed = Some(seed(&value)?);
+                Ok(())
             } else {
                 Err(meta.error(format_args!(
                     "unknown option `{}`: {} takes `worker_threads = N`, `flavor = \
-                     \"multi_thread\"` or `\"current_thread\"`, and `start_paused = true`",
+                     \"multi_thread\"` or `\"current_thread\"`, `start_paused = true`, and \
+                     `seed = N`",
                     path_text(&meta.path),
                     entry.attribute(),
                 )))
@@ -89,7 +103,33 @@ impl Options {
                  `flavor = \"multi_thread\"`",
             ));
         }
+        if options.seed.is_some() && options.flavor.is_some() {
+            return Err(Error::new_spanned(
+                args,
+                "`seed` runs a deterministic runtime of its own, which is neither flavor: drop \
+                 `flavor`, or `seed`",
+            ));
+        }
+        if options.seed.is_some() && options.start_paused.is_some() {
+            return Err(Error::new_spanned(
+                args,
+                "the clock of a run with a `seed` is always paused: drop `start_paused`",
+            ));
+        }
         Ok(options)
+    }
+}
+
+/// The seed written as `seed`'s value.
+fn seed(value: &Expr) -> syn::Result<u64> {
+    let expected = "`seed` takes a whole number written as a literal, like `seed = 7`";
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int
+            .base10_parse::<u64>()
+            .map_err(|_| Error::new_spanned(int, "`seed` must fit in a `u64`")),
+        _ => Err(Error::new_spanned(value, expected)),
     }
 }
 

@@ -9,6 +9,7 @@
 //! cannot be spawned fails the start with no user code run on the others.
 
 use crate::coop;
+use crate::deterministic::DeterministicCore;
 use crate::loom::Arc;
 use crate::queue::{local_queue, LocalQueue};
 use crate::scheduler::{PanicHook, Scheduler, Shared, Spawner};
@@ -229,25 +230,113 @@ impl Builder {
             locals.push(local);
         }
         Ok(PreparedScheduler {
-            shared: Arc::new(Shared::new(
-                remotes.into_boxed_slice(),
-                self.on_unhandled_panic.clone(),
-                self.slow_poll_threshold.map(|threshold| {
-                    let hook = self.on_slow_poll.clone().unwrap_or_else(|| {
-                        std::sync::Arc::new(|report: &SlowPoll| {
-                            // Not `eprintln!`, which panics if stderr is gone.
-                            let _ = writeln!(std::io::stderr(), "spindle: {report}");
-                        })
-                    });
-                    Watch::new(threshold, hook)
-                }),
-            )),
+            shared: self.shared(remotes),
             workers: parks.into_iter().zip(locals).collect(),
+            deterministic: None,
             thread_name: self.thread_name.clone(),
             on_thread_start: None,
             on_thread_stop: None,
         })
     }
+
+    /// Sets up a deterministic scheduler: `worker_threads(n)` logical workers (4 unless set),
+    /// all run by the one thread that calls [`Scheduler::block_on`], which parks in `park`.
+    /// Every choice the loop makes (which worker polls next, from which of its queues, which
+    /// victim it steals from, when the driver under the park gets its maintenance poll) comes
+    /// from a generator seeded with `seed`, so the same program polls its tasks in the same
+    /// order on every run. Start it with [`PreparedScheduler::start_on_caller`].
+    ///
+    /// What is outside the seed: wakes from other threads (a `spawn_blocking` closure
+    /// finishing, a socket becoming ready, a timer on a running clock) arrive when they
+    /// arrive. A timer on a paused clock is inside it.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] for zero workers.
+    ///
+    /// ```
+    /// use spindle_scheduler::{Scheduler, ThreadParker};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// fn run(seed: u64) -> Vec<u32> {
+    ///     let scheduler = Scheduler::builder()
+    ///         .worker_threads(3)
+    ///         .prepare_deterministic(seed, ThreadParker::new())
+    ///         .unwrap()
+    ///         .start_on_caller()
+    ///         .unwrap();
+    ///     let order = Arc::new(Mutex::new(Vec::new()));
+    ///     let tasks: Vec<_> = (0..8)
+    ///         .map(|n| {
+    ///             let order = order.clone();
+    ///             scheduler.spawn(async move { order.lock().unwrap().push(n) })
+    ///         })
+    ///         .collect();
+    ///     scheduler.block_on(async {
+    ///         for task in tasks {
+    ///             task.await.unwrap();
+    ///         }
+    ///     });
+    ///     let order = order.lock().unwrap().clone();
+    ///     order
+    /// }
+    ///
+    /// assert_eq!(run(7), run(7));
+    /// ```
+    pub fn prepare_deterministic<P: Park>(
+        &mut self,
+        seed: u64,
+        park: P,
+    ) -> io::Result<PreparedScheduler<P>> {
+        let workers = self.worker_threads.unwrap_or(DETERMINISTIC_WORKERS);
+        if workers == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "worker_threads(0): a deterministic scheduler needs at least one logical worker",
+            ));
+        }
+        let (locals, remotes): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|_| {
+                let (local, stealer) = local_queue();
+                (local, Remote::new(stealer, park.unparker()))
+            })
+            .unzip();
+        Ok(PreparedScheduler {
+            shared: self.shared(remotes),
+            workers: Vec::new(),
+            deterministic: Some(DeterministicParts { seed, park, locals }),
+            thread_name: self.thread_name.clone(),
+            on_thread_start: None,
+            on_thread_stop: None,
+        })
+    }
+
+    fn shared<U: spindle_core::Unpark>(&self, remotes: Vec<Remote<U>>) -> Arc<Shared<U>> {
+        Arc::new(Shared::new(
+            remotes.into_boxed_slice(),
+            self.on_unhandled_panic.clone(),
+            self.slow_poll_threshold.map(|threshold| {
+                let hook = self.on_slow_poll.clone().unwrap_or_else(|| {
+                    std::sync::Arc::new(|report: &SlowPoll| {
+                        // Not `eprintln!`, which panics if stderr is gone.
+                        let _ = writeln!(std::io::stderr(), "spindle: {report}");
+                    })
+                });
+                Watch::new(threshold, hook)
+            }),
+        ))
+    }
+}
+
+/// The logical workers of a deterministic scheduler when the builder does not say: not the
+/// core count, so that a seed replays the same schedule on any machine.
+const DETERMINISTIC_WORKERS: usize = 4;
+
+/// What [`Builder::prepare_deterministic`] sets up besides the shared state.
+struct DeterministicParts<P> {
+    seed: u64,
+    park: P,
+    locals: Vec<LocalQueue>,
 }
 
 /// A scheduler set up by [`Builder::prepare`], its threads not yet started.
@@ -264,6 +353,7 @@ impl Builder {
 pub struct PreparedScheduler<P: Park> {
     shared: Arc<Shared<P::Unparker>>,
     workers: Vec<(P, LocalQueue)>,
+    deterministic: Option<DeterministicParts<P>>,
     thread_name: String,
     on_thread_start: Option<Callback>,
     on_thread_stop: Option<Callback>,
@@ -324,6 +414,13 @@ impl<P: Park> PreparedScheduler<P> {
     /// assert_eq!(prepared.start().unwrap().worker_threads(), 2);
     /// ```
     pub fn start(self) -> io::Result<Scheduler<P::Unparker>> {
+        if self.deterministic.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "start: a deterministic scheduler has no worker threads; start it with \
+                 start_on_caller",
+            ));
+        }
         let workers = self.workers.len();
         // Each thread waits for the go before it runs its start hook or any task: a thread
         // that cannot be spawned then fails the start while no hook has run, and the threads
@@ -379,12 +476,14 @@ impl<P: Park> PreparedScheduler<P> {
     /// Starts the scheduler without a thread of its own: its one worker runs on the thread
     /// that calls [`Scheduler::block_on`], while the call lasts (a current-thread runtime).
     /// Tasks spawned from elsewhere in between wait for the next `block_on`. The thread hooks
-    /// do not run: there is no worker thread.
+    /// do not run: there is no worker thread. A scheduler from
+    /// [`Builder::prepare_deterministic`] starts here too, its logical workers all run by
+    /// `block_on`'s thread.
     ///
     /// # Errors
     ///
     /// [`io::ErrorKind::InvalidInput`] unless the scheduler was prepared with exactly one
-    /// worker.
+    /// worker (or deterministic).
     ///
     /// ```
     /// use spindle_scheduler::{Scheduler, ThreadParker};
@@ -396,6 +495,10 @@ impl<P: Park> PreparedScheduler<P> {
     /// assert_eq!(scheduler.block_on(task).unwrap().unwrap(), 42);
     /// ```
     pub fn start_on_caller(self) -> io::Result<Scheduler<P::Unparker>> {
+        if let Some(DeterministicParts { seed, park, locals }) = self.deterministic {
+            let core = DeterministicCore::new(self.shared.clone(), park, locals, seed);
+            return Ok(Scheduler::on_caller(self.shared, Box::new(core)));
+        }
         if self.workers.len() != 1 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -29,6 +29,8 @@
 //!   not be `Send`.
 //! - `scheduler`: spawning, waking, shutdown.
 //! - `builder`: the configuration, and the two phases of starting: set up, then spawn threads.
+//! - `deterministic`: a second loop over the same queues, for seeded runs: every logical
+//!   worker on one thread, each choice from a seeded generator.
 //! - [`blocking`](BlockingPool): the pool of threads for blocking closures.
 //! - [`metrics`](WorkerMetrics), [`dump`](TaskDump) and `slow_poll` ([`SlowPoll`]): what a
 //!   runtime shows of itself.
@@ -40,6 +42,7 @@
 mod blocking;
 mod builder;
 mod clock;
+mod deterministic;
 mod dump;
 mod idle;
 mod local;

@@ -19,6 +19,7 @@
 //! Counters that only the models read (drops, wake-ups) are std atomics: loom does not see
 //! them, so they add no interleavings, and loom runs every model thread on one OS thread.
 
+mod deterministic;
 mod idle;
 mod lifo;
 mod local;

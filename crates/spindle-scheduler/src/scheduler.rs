@@ -103,6 +103,21 @@ loom::thread_local! {
     pub(crate) static CONTEXT: Cell<*const WorkerContext> = Cell::new(std::ptr::null());
 }
 
+impl WorkerContext {
+    /// Worker `index`'s context, before its first poll.
+    pub(crate) fn new<U>(shared: &Arc<Shared<U>>, index: usize, local: LocalQueue) -> Self {
+        WorkerContext {
+            shared: Arc::as_ptr(shared) as *const (),
+            index,
+            local,
+            in_park: Cell::new(false),
+            notify_owed: Cell::new(false),
+            now_ms: Cell::new(crate::clock::coarse_millis()),
+            ids: Cell::new((0, 0)),
+        }
+    }
+}
+
 impl<U: Unpark> Shared<U> {
     /// The state of a scheduler with one worker per entry of `remotes`, none started yet.
     pub(crate) fn new(

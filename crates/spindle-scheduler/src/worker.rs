@@ -221,15 +221,7 @@ impl<P: Park> Worker<P> {
         local: LocalQueue,
         budget: crate::coop::Budget,
     ) -> (Worker<P>, WorkerContext) {
-        let context = WorkerContext {
-            shared: crate::loom::Arc::as_ptr(&shared) as *const (),
-            index,
-            local,
-            in_park: Cell::new(false),
-            notify_owed: Cell::new(false),
-            now_ms: Cell::new(clock::coarse_millis()),
-            ids: Cell::new((0, 0)),
-        };
+        let context = WorkerContext::new(&shared, index, local);
         let workers = shared.remotes.len();
         let watch = shared.slow_poll.clone();
         let worker = Worker {
@@ -677,14 +669,7 @@ impl<P: Park> CallerCore<P> {
         local: LocalQueue,
     ) -> CallerCore<P> {
         let budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
-        let unpark_shared = shared.clone();
-        let woken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let _ = shared.caller_woken.set(woken.clone());
-        let caller = std::sync::Arc::new(CallerWake {
-            woken,
-            driver: AtomicUsize::new(0),
-            unpark: Box::new(move || unpark_shared.remotes[0].unpark.unpark()),
-        });
+        let caller = CallerWake::new(&shared);
         let (mut worker, context) = Worker::new(shared, 0, park, local, budget);
         worker.caller = Some(caller);
         CallerCore { worker, context }
@@ -697,7 +682,7 @@ impl<P: Park> CallerCore<P> {
 /// keeps such a waker without boxing it (`task::waker`).
 pub(crate) struct CallerWake {
     /// Shared with `Shared::caller_woken`, for the paused clock's idle probe.
-    woken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) woken: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// `local::this_thread` of the thread running the worker, 0 when none: a wake on that
     /// thread needs no unpark, as the worker looks at the flag before it parks, and after a
     /// driver under its park woke it.
@@ -706,6 +691,21 @@ pub(crate) struct CallerWake {
 }
 
 impl CallerWake {
+    /// The waker state of the future that `block_on` drives `shared`'s worker 0 for: a wake
+    /// unparks that worker.
+    pub(crate) fn new<U: Unpark>(
+        shared: &crate::loom::Arc<Shared<U>>,
+    ) -> std::sync::Arc<CallerWake> {
+        let unpark_shared = shared.clone();
+        let woken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _ = shared.caller_woken.set(woken.clone());
+        std::sync::Arc::new(CallerWake {
+            woken,
+            driver: AtomicUsize::new(0),
+            unpark: Box::new(move || unpark_shared.remotes[0].unpark.unpark()),
+        })
+    }
+
     fn wake(&self) {
         self.woken.store(true, SeqCst);
         if self.driver.load(Relaxed) != crate::local::this_thread() {
@@ -713,7 +713,7 @@ impl CallerWake {
         }
     }
 
-    fn waker(self: &std::sync::Arc<Self>) -> std::task::Waker {
+    pub(crate) fn waker(self: &std::sync::Arc<Self>) -> std::task::Waker {
         let data = std::sync::Arc::into_raw(self.clone()).cast::<()>();
         // SAFETY: the data pointer is an `Arc<CallerWake>`'s, with the reference the waker
         // owns, and the vtable's functions treat it as exactly that.
@@ -808,14 +808,14 @@ impl<P: Park> DriveCore for CallerCore<P> {
 
 /// This thread runs a [`CallerCore`] while it lives: the worker context and the budget are
 /// installed, and taken back on drop, unwinding included.
-struct Entered<'a> {
+pub(crate) struct Entered<'a> {
     previous_budget: Option<crate::coop::Budget>,
     previous_context: *const WorkerContext,
     caller: &'a CallerWake,
 }
 
 impl<'a> Entered<'a> {
-    fn new(
+    pub(crate) fn new(
         context: &WorkerContext,
         budget: crate::coop::Budget,
         caller: &'a CallerWake,

@@ -50,6 +50,8 @@ pub mod net;
 mod panic_policy;
 pub mod process;
 mod runtime;
+#[doc(hidden)]
+pub mod seeded_test;
 pub mod signal;
 pub mod task;
 pub mod time;

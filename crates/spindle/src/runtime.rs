@@ -42,8 +42,11 @@ pub struct Runtime {
     handle: Handle,
     /// `None` once shut down.
     scheduler: Option<Scheduler<Unparker>>,
-    /// Built by [`Builder::new_current_thread`]: no worker threads; `block_on` runs the tasks.
+    /// Built by [`Builder::new_current_thread`] or [`Builder::new_deterministic`]: no worker
+    /// threads; `block_on` runs the tasks.
     current_thread: bool,
+    /// Built by [`Builder::new_deterministic`].
+    seed: Option<u64>,
 }
 
 /// Configures and builds a [`Runtime`].
@@ -58,6 +61,8 @@ pub struct Runtime {
 /// ```
 pub struct Builder {
     current_thread: bool,
+    /// [`Builder::new_deterministic`]'s seed.
+    seed: Option<u64>,
     start_paused: bool,
     worker_threads: Option<usize>,
     thread_name: String,
@@ -233,6 +238,18 @@ impl Runtime {
         self.handle.clone()
     }
 
+    /// The seed of a deterministic runtime ([`Builder::new_deterministic`]), `None` for any
+    /// other.
+    ///
+    /// ```
+    /// let runtime = spindle::Builder::new_deterministic(7).build().unwrap();
+    /// assert_eq!(runtime.seed(), Some(7));
+    /// assert_eq!(spindle::Runtime::new().unwrap().seed(), None);
+    /// ```
+    pub fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+
     pub(crate) fn handle_ref(&self) -> &Handle {
         &self.handle
     }
@@ -292,6 +309,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             current_thread: false,
+            seed: None,
             start_paused: false,
             worker_threads: None,
             thread_name: "spindle-worker".into(),
@@ -343,6 +361,62 @@ impl Builder {
     pub fn new_current_thread() -> Builder {
         Builder {
             current_thread: true,
+            ..Builder::new()
+        }
+    }
+
+    /// A builder of a deterministic runtime: [`worker_threads(n)`](Self::worker_threads)
+    /// logical workers (4 unless set, whatever the machine, so that a seed replays anywhere),
+    /// all run by the thread in [`Runtime::block_on`], with the clock paused. Every choice the
+    /// scheduler makes (which worker polls next, its LIFO slot or its queue, the injector or
+    /// a steal and from which victim, when the timer and the reactor get their maintenance
+    /// poll) comes from a generator seeded with `seed`. The same program run with the same
+    /// seed polls its tasks in the same order and sees the same [`time::now()`](crate::time::now)
+    /// at each poll, relative to the runtime's start: a schedule that broke a test once can
+    /// be replayed. Other seeds explore other schedules. madsim and shuttle do this as tools
+    /// of their own; here the runtime's own tasks, queues and timers run under it.
+    ///
+    /// Like a current-thread runtime otherwise: `spawn` and `spawn_local` both work, tasks not
+    /// finished when `block_on` returns continue at the next one, dropping the runtime
+    /// cancels them.
+    ///
+    /// Outside the seed, and so not replayed: what other threads do and when (a
+    /// `spawn_blocking` closure, a thread sending on a channel), real sockets and
+    /// subprocesses (they work, but the kernel decides when their data arrives), and a clock
+    /// resumed with [`time::resume`](crate::time::resume). `#[spindle::test(seed = N)]` runs a
+    /// test this way (see the attribute for `SPINDLE_SEED`).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// fn finishing_order(seed: u64) -> Vec<u32> {
+    ///     let runtime = spindle::Builder::new_deterministic(seed).worker_threads(3).build().unwrap();
+    ///     assert_eq!(runtime.seed(), Some(seed));
+    ///     let order = Arc::new(Mutex::new(Vec::new()));
+    ///     runtime.block_on(async {
+    ///         let tasks: Vec<_> = (0..10)
+    ///             .map(|n| {
+    ///                 let order = order.clone();
+    ///                 spindle::spawn(async move {
+    ///                     for _ in 0..n % 3 {
+    ///                         spindle::yield_now().await;
+    ///                     }
+    ///                     order.lock().unwrap().push(n);
+    ///                 })
+    ///             })
+    ///             .collect();
+    ///         spindle::join_all(tasks).await;
+    ///     });
+    ///     let order = order.lock().unwrap().clone();
+    ///     order
+    /// }
+    ///
+    /// assert_eq!(finishing_order(42), finishing_order(42));
+    /// ```
+    pub fn new_deterministic(seed: u64) -> Builder {
+        Builder {
+            current_thread: true,
+            seed: Some(seed),
             ..Builder::new()
         }
     }
@@ -533,7 +607,9 @@ impl Builder {
     }
 
     /// The number of worker threads. Zero is rejected by [`build`](Builder::build) with
-    /// [`io::ErrorKind::InvalidInput`].
+    /// [`io::ErrorKind::InvalidInput`]. On a deterministic runtime
+    /// ([`new_deterministic`](Self::new_deterministic)), the number of logical workers that
+    /// its one thread runs.
     ///
     /// ```
     /// let err = spindle::Builder::new().worker_threads(0).build().unwrap_err();
@@ -579,18 +655,25 @@ impl Builder {
                 format!("cannot create the I/O reactor: {error}"),
             )
         })?;
-        let workers = if self.current_thread {
-            1
-        } else {
-            self.worker_threads
-                .unwrap_or_else(spindle_scheduler::default_worker_threads)
+        // A deterministic runtime's logical workers share one thread, and so one parking
+        // stack (with the timer's one wheel).
+        let (workers, parking_stacks_needed) = match (self.seed, self.current_thread) {
+            (Some(_), _) => (self.worker_threads, 1),
+            (None, true) => (Some(1), 1),
+            (None, false) => {
+                let workers = self
+                    .worker_threads
+                    .unwrap_or_else(spindle_scheduler::default_worker_threads);
+                (Some(workers), workers)
+            }
         };
-        let (timer, mut parkers) = parking_stacks(&reactor, workers);
+        let (timer, mut parkers) = parking_stacks(&reactor, parking_stacks_needed);
         // Phase one: everything a handle holds, with no thread started.
         let mut scheduler_builder = spindle_scheduler::Builder::new();
-        scheduler_builder
-            .worker_threads(workers)
-            .thread_name(self.thread_name.clone());
+        scheduler_builder.thread_name(self.thread_name.clone());
+        if let Some(workers) = workers {
+            scheduler_builder.worker_threads(workers);
+        }
         if let Some(threshold) = self.slow_poll_threshold.or_else(debug_mode_threshold) {
             scheduler_builder.slow_poll_threshold(threshold);
         }
@@ -607,12 +690,16 @@ impl Builder {
                 Some(failure)
             }
         };
-        let mut scheduler =
-            scheduler_builder.prepare(|_| parkers.next().expect("one parking stack per worker"))?;
+        let mut scheduler = match self.seed {
+            Some(seed) => scheduler_builder
+                .prepare_deterministic(seed, parkers.next().expect("one parking stack"))?,
+            None => scheduler_builder
+                .prepare(|_| parkers.next().expect("one parking stack per worker"))?,
+        };
         if let Some(failure) = &failure {
             failure.set_spawner(Some(scheduler.spawner()));
         }
-        if self.start_paused {
+        if self.start_paused || self.seed.is_some() {
             timer.pause();
         }
         let handle = Handle {
@@ -645,6 +732,7 @@ impl Builder {
                 handle,
                 scheduler: Some(scheduler.start_on_caller()?),
                 current_thread: true,
+                seed: self.seed,
             });
         }
         // Phase two: the workers, each with the handle current for its whole life.
@@ -668,6 +756,7 @@ impl Builder {
             handle,
             scheduler: Some(scheduler.start()?),
             current_thread: false,
+            seed: None,
         })
     }
 
@@ -1000,6 +1089,7 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
             .field("current_thread", &self.current_thread)
+            .field("seed", &self.seed)
             .field(
                 "worker_threads",
                 &self.scheduler.as_ref().map_or(0, |s| s.worker_threads()),
@@ -1012,6 +1102,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("current_thread", &self.current_thread)
+            .field("seed", &self.seed)
             .field("start_paused", &self.start_paused)
             .field("worker_threads", &self.worker_threads)
             .field("thread_name", &self.thread_name)

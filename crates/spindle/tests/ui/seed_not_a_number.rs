@@ -1,0 +1,4 @@
+#[spindle::test(seed = "7")]
+async fn a_test() {}
+
+fn main() {}
