@@ -12,6 +12,8 @@
 //! | `#[spindle::test(worker_threads = N)]` | a fresh runtime with `N` workers for each test |
 //! | `#[spindle::main(flavor = "current_thread")]`, `#[spindle::test(flavor = "current_thread")]` | a current-thread runtime of its own: every task runs on the calling thread |
 //! | `flavor = "multi_thread"` | the same as no flavor |
+//! | `start_paused = true` | the runtime's clock starts paused |
+//! | `seed = N` | a deterministic runtime, `Builder::new_deterministic(N)` (`SPINDLE_SEED` overrides `N`; a failing test prints its seed) |
 //!
 //! # Invariants
 //!
@@ -22,7 +24,7 @@
 //!   tokens and their spans: a type error in the body points at the body.
 //! - A misuse (a plain `fn`, arguments on `main` or on a test, an unknown option, a
 //!   `worker_threads` that is not a positive integer literal, an unknown flavor, worker threads
-//!   on a current-thread runtime) is a compile error spanned on the
+//!   on a current-thread runtime, a `seed` with a flavor or `start_paused`) is a compile error spanned on the
 //!   tokens to change, every misuse at once. Next to the error the function becomes a plain
 //!   `fn` of the same name and return type whose body is `unreachable!()`, so the error is not
 //!   followed by the ones it would cause (`main` not found, `async fn main` not allowed).
@@ -105,6 +107,20 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn tasks_share_the_test_thread() {
 ///     let here = std::thread::current().id();
 ///     assert_eq!(spindle::spawn(async { std::thread::current().id() }).await.unwrap(), here);
+/// }
+/// ```
+///
+/// `seed = N` runs the test on a deterministic runtime: its logical workers (4, or
+/// `worker_threads = N`) on the test's thread, every scheduling choice from the seed, the
+/// clock paused. `SPINDLE_SEED` in the environment overrides `N`, and the test prints
+/// `spindle: seed N` when it fails (panics or returns `Err`):
+///
+/// ```
+/// #[spindle::test(seed = 42, worker_threads = 3)]
+/// async fn one_schedule_of_many() {
+///     let start = spindle::time::now();
+///     spindle::sleep(std::time::Duration::from_secs(60)).await; // paused: no real wait
+///     assert_eq!(spindle::time::now() - start, std::time::Duration::from_secs(60));
 /// }
 /// ```
 ///

@@ -101,8 +101,8 @@ pub use time::{interval, sleep, sleep_until, timeout, Elapsed, Interval, Sleep, 
 ///
 /// It also works on a function with another name, which becomes a blocking function; its
 /// arguments move into the future. Misuse is a compile error pointing at the code to change:
-/// a plain `fn`, arguments on `main`, an option other than `worker_threads`, or a
-/// `worker_threads` that is not a positive integer literal. The generated code names
+/// a plain `fn`, arguments on `main`, an option other than `worker_threads`, `flavor`,
+/// `start_paused` and `seed`, or a `worker_threads` that is not a positive integer literal. The generated code names
 /// `::spindle` paths, so the crate must be a dependency under that name.
 pub use spindle_macros::main;
 /// Makes an `async fn` a test that runs on a fresh [`Runtime`] of its own: 2 worker threads,
@@ -133,8 +133,24 @@ pub use spindle_macros::main;
 /// }
 /// ```
 ///
-/// A doctest is built without the test harness, which drops every `#[test]` function, so this
-/// example checks only that the attributes expand; `cargo test` runs such tests.
+/// Other options: `flavor = "current_thread"` (every task on the test's thread),
+/// `start_paused = true` (the clock paused: an hour of sleeps in microseconds), and
+/// `seed = N`: a deterministic runtime ([`Builder::new_deterministic`]) whose tasks interleave
+/// in an order fixed by `N`. `SPINDLE_SEED=M` in the environment runs such a test with seed `M`
+/// instead, and a seeded test that fails prints `spindle: seed N` next to the failure, so the
+/// schedule that broke it can be run again (docs/testing.md):
+///
+/// ```
+/// #[spindle::test(seed = 7)]
+/// async fn replays_one_schedule() {
+///     let here = std::thread::current().id();
+///     let task = spindle::spawn(async { std::thread::current().id() });
+///     assert_eq!(task.await.unwrap(), here); // every logical worker runs on this thread
+/// }
+/// ```
+///
+/// A doctest is built without the test harness, which drops every `#[test]` function, so these
+/// examples check only that the attributes expand; `cargo test` runs such tests.
 pub use spindle_macros::test;
 
 use std::future::Future;
