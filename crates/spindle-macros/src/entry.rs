@@ -149,6 +149,14 @@ fn run_on_runtime(entry: Entry, options: &Options, function: ItemFn) -> TokenStr
         let workers = options
             .worker_threads
             .map(|workers| quote! { .worker_threads(#workers) });
+        // The outcome is looked at for an `Err` only when the function returns `()` or a
+        // `Result`: any other `Termination` type fails the test in its own way, unseen here,
+        // and a panic is caught by the report's drop whatever the type.
+        let run = if returns_unit_or_result(&sig.output) {
+            quote! { report.checked(runtime.block_on(body)) }
+        } else {
+            quote! { runtime.block_on(body) }
+        };
         quote! {
             let seed = ::spindle::seeded_test::seed(#seed);
             // Declared before the runtime, so dropped after it: a panic that unwinds out of
@@ -158,7 +166,7 @@ fn run_on_runtime(entry: Entry, options: &Options, function: ItemFn) -> TokenStr
                 #workers
                 .build()
                 .unwrap_or_else(|error| ::core::panic!(#build_failed, error));
-            report.checked(runtime.block_on(body))
+            #run
         }
     } else if own_runtime {
         let build_failed = LitStr::new(
@@ -198,6 +206,22 @@ fn run_on_runtime(entry: Entry, options: &Options, function: ItemFn) -> TokenStr
             let body = async move #body;
             #run
         }
+    }
+}
+
+/// Whether a function returns `()` (written or not) or a type named `Result`.
+fn returns_unit_or_result(output: &ReturnType) -> bool {
+    match output {
+        ReturnType::Default => true,
+        ReturnType::Type(_, ty) => match &**ty {
+            syn::Type::Tuple(tuple) => tuple.elems.is_empty(),
+            syn::Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "Result"),
+            _ => false,
+        },
     }
 }
 

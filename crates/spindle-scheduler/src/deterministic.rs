@@ -16,22 +16,24 @@
 //! that worker's thread (its LIFO slot, the displaced task to its deque); the spawning and
 //! waking code is the ordinary one. Each step:
 //!
-//! 1. With a chance of one in [`EVENT_INTERVAL`], the maintenance poll: the driver under the
-//!    park delivers what is ready (I/O, timers already due) without blocking.
-//! 2. The candidates: each worker that can take a task (from its LIFO slot, its deque, its
+//! 1. The candidates: each worker that can take a task (from its LIFO slot, its deque, its
 //!    pinned tasks, the injector, or by stealing from another worker's deque), and the future
-//!    `block_on` waits on, if it was woken. One is chosen at random, then one of the chosen
-//!    worker's sources. A steal takes half the victim's deque, as a searching worker does.
-//! 3. None: every logical worker is recorded parked (`idle`), the queues are looked at once
-//!    more, and the thread parks. A paused clock's idle probe then sees the runtime idle and
-//!    jumps to the next deadline; the timers it fires wake their tasks onto worker 0, as the
-//!    thread parks as worker 0.
+//!    `block_on` waits on, if it was woken. One is chosen at random.
+//! 2. With a chance of one in [`EVENT_INTERVAL`], the maintenance poll: the driver under the
+//!    park delivers what is ready (I/O, timers already due) without blocking.
+//! 3. The chosen worker takes a task from one of its sources, chosen at random, and polls it.
+//!    A steal takes half the victim's deque, as a searching worker does.
+//! 4. No candidate: every logical worker is recorded parked (`idle`), the queues are looked at
+//!    once more, and the thread parks until there is work. A paused clock's idle probe then
+//!    sees the runtime idle and jumps to the next deadline; the timers it fires wake their
+//!    tasks onto worker 0, as the thread parks as worker 0.
 //!
 //! # Invariants
 //!
 //! - The generator is the only input to a choice; no choice reads a clock or depends on
-//!   another thread's timing. So with the same seed, the same program and no wake from
-//!   another thread, the sequence of polls is the same.
+//!   another thread's timing, and nothing is drawn while the thread waits (however often its
+//!   park returns). So with the same seed and the same program, the sequence of polls is the
+//!   same, up to where a wake from another thread lands in it.
 //! - Wakes from other threads (a `spawn_blocking` closure finishing, a socket becoming ready,
 //!   a timer on a running clock) arrive when they arrive: outside the seed.
 //! - Nothing of this reaches the ordinary worker loop: it is a separate loop over the same
@@ -57,20 +59,16 @@ pub(crate) struct DeterministicCore<P: Park> {
     shared: crate::loom::Arc<Shared<P::Unparker>>,
     park: P,
     /// Boxed, so that the contexts stay put while the core moves between `block_on` calls:
-    /// [`CONTEXT`] points at them.
-    workers: Box<[LogicalWorker]>,
+    /// [`CONTEXT`] points at them. Only ever borrowed shared, so that the pointer stays valid.
+    contexts: Box<[WorkerContext]>,
+    /// Each logical worker's polls, and polls that spent the whole budget.
+    polls: Vec<(u64, u64)>,
     rng: SeededRng,
     caller: std::sync::Arc<CallerWake>,
     budget: crate::coop::Budget,
     /// Reused by each step: the choices it has.
     candidates: Vec<Candidate>,
     sources: Vec<Source>,
-}
-
-struct LogicalWorker {
-    context: WorkerContext,
-    polls: u64,
-    forced_yields: u64,
 }
 
 /// Who may run next.
@@ -104,20 +102,18 @@ impl<P: Park> DeterministicCore<P> {
         locals: Vec<LocalQueue>,
         seed: u64,
     ) -> DeterministicCore<P> {
-        let workers = locals
+        let polls = vec![(0, 0); locals.len()];
+        let contexts = locals
             .into_iter()
             .enumerate()
-            .map(|(index, local)| LogicalWorker {
-                context: WorkerContext::new(&shared, index, local),
-                polls: 0,
-                forced_yields: 0,
-            })
+            .map(|(index, local)| WorkerContext::new(&shared, index, local))
             .collect();
         let caller = CallerWake::new(&shared);
         DeterministicCore {
             shared,
             park,
-            workers,
+            contexts,
+            polls,
             rng: SeededRng::new(seed),
             caller,
             budget: crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL)),
@@ -128,18 +124,21 @@ impl<P: Park> DeterministicCore<P> {
 
     /// Makes worker `index` the one this thread is, for the poll that follows.
     fn become_worker(&self, index: usize) {
-        let context = &self.workers[index].context as *const WorkerContext;
+        let context = &self.contexts[index] as *const WorkerContext;
         CONTEXT.with(|c| c.set(context));
     }
 
     fn run_loop(&mut self, main: &mut dyn FnMut() -> bool) -> bool {
         self.caller.woken.store(true, Relaxed);
         while !self.shared.is_shutdown() {
-            if self.rng.below(EVENT_INTERVAL as usize) == 0 {
+            let chosen = self.choose();
+            // Drawn only on a step that runs something, so that how often the thread parked
+            // (a matter of real time while it waits for another thread) draws nothing.
+            if chosen.is_some() && self.rng.below(EVENT_INTERVAL as usize) == 0 {
                 self.become_worker(0);
                 self.park_in_driver(Some(Duration::ZERO));
             }
-            match self.choose() {
+            match chosen {
                 Some(Candidate::Main) => {
                     self.caller.woken.swap(false, Acquire);
                     self.become_worker(0);
@@ -159,7 +158,7 @@ impl<P: Park> DeterministicCore<P> {
         false
     }
 
-    /// Step 2 of the module doc, the first choice.
+    /// Step 1 of the module doc.
     fn choose(&mut self) -> Option<Candidate> {
         self.candidates.clear();
         if self.caller.woken.load(Relaxed) {
@@ -186,10 +185,10 @@ impl<P: Park> DeterministicCore<P> {
         Some(self.candidates[self.rng.below(self.candidates.len())])
     }
 
-    /// Step 2, the second choice: a task for worker `index` from one of its sources.
+    /// Step 3: a task for worker `index` from one of its sources.
     fn take_task(&mut self, index: usize) -> Option<Runnable> {
         let remote = &self.shared.remotes[index];
-        let local = &self.workers[index].context.local;
+        let local = &self.contexts[index].local;
         self.sources.clear();
         if remote.has_lifo() {
             self.sources.push(Source::Lifo);
@@ -234,43 +233,49 @@ impl<P: Park> DeterministicCore<P> {
     fn run_task(&mut self, index: usize, task: Runnable) {
         self.become_worker(index);
         self.budget.set(crate::coop::BUDGET_PER_POLL);
-        set_current_task(Some(task.header().id));
-        let requeued = task.run();
+        let header = task.header();
+        let (id, site) = (header.id, header.site);
+        set_current_task(Some(id));
+        let requeued = match &self.shared.slow_poll {
+            None => task.run(),
+            // One thread: nobody watches the poll while it runs; it is reported when it ends.
+            // The clock read decides nothing.
+            Some(watch) => {
+                let start = crate::clock::coarse_millis();
+                let requeued = task.run();
+                watch.after_poll(id, site, start, crate::clock::coarse_millis());
+                requeued
+            }
+        };
         set_current_task(None);
-        let worker = &mut self.workers[index];
-        worker.polls += 1;
-        worker.forced_yields += u64::from(self.budget.get() == 0);
+        let (polls, forced_yields) = &mut self.polls[index];
+        *polls += 1;
+        *forced_yields += u64::from(self.budget.get() == 0);
         let counters = &self.shared.remotes[index].counters;
-        counters.polls.store(worker.polls, Relaxed);
-        counters.forced_yields.store(worker.forced_yields, Relaxed);
+        counters.polls.store(*polls, Relaxed);
+        counters.forced_yields.store(*forced_yields, Relaxed);
         if let Some(requeued) = requeued {
-            worker.context.local.push(requeued);
+            self.contexts[index].local.push(requeued);
         }
     }
 
-    /// Step 3 of the module doc.
+    /// Step 4 of the module doc. Parks until there is work, however many times the park
+    /// returns before that (a paused clock's re-check while a blocking closure runs, a stale
+    /// unpark): the loop draws nothing meanwhile, so the schedule after a wait for another
+    /// thread does not depend on how long it took.
     fn park(&mut self) {
-        let shared = self.shared.clone();
-        let idle = &shared.idle;
-        for index in 0..self.workers.len() {
-            idle.transition_worker_to_parked(index, false);
-        }
+        let parked = ParkedWorkers::new(self.shared.clone());
         // Rule 4 of `idle`: a push from another thread made before the workers were counted
         // parked is seen here; one made after finds a worker to notify, which unparks us.
         fence(SeqCst);
-        if !self.has_work() {
-            self.become_worker(0);
+        self.become_worker(0);
+        while !self.has_work() && !self.shared.is_shutdown() {
             self.park_in_driver(None);
         }
-        for index in 0..self.workers.len() {
-            if idle.unpark_worker_by_id(index).is_none() {
-                // Taken off the sleepers list by a notify, which counted it as searching.
-                idle.transition_worker_from_searching();
-            }
-        }
+        drop(parked);
         let now_ms = crate::clock::coarse_millis();
-        for worker in self.workers.iter() {
-            worker.context.now_ms.set(now_ms);
+        for context in self.contexts.iter() {
+            context.now_ms.set(now_ms);
         }
     }
 
@@ -284,7 +289,7 @@ impl<P: Park> DeterministicCore<P> {
 
     /// Parks in the driver as worker 0 (`None`: untimed); the tasks it wakes go to worker 0.
     fn park_in_driver(&mut self, timeout: Option<Duration>) {
-        let context = &self.workers[0].context;
+        let context = &self.contexts[0];
         if timeout != Some(Duration::ZERO) {
             metrics::add(&self.shared.remotes[0].counters.parks, 1);
         }
@@ -328,26 +333,53 @@ impl<P: Park> DriveCore for DeterministicCore<P> {
         }
         let caller = self.caller.clone();
         self.budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
-        let entered = Entered::new(&self.workers[0].context, self.budget.clone(), &caller);
+        let entered = Entered::new(&self.contexts[0], self.budget.clone(), &caller);
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop(main)));
         drop(entered);
         self.budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
         done.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
     }
 
-    fn exit(mut self: Box<Self>) {
-        let workers = self.workers.len();
-        for (worker, remote) in self.workers.iter_mut().zip(self.shared.remotes.iter()) {
+    fn exit(self: Box<Self>) {
+        let workers = self.contexts.len();
+        for (context, remote) in self.contexts.iter().zip(self.shared.remotes.iter()) {
             remote.pinned.stop_or_abandon();
             while let Some(task) = remote.take_lifo() {
                 drop(task);
             }
-            while let Some(task) = worker.context.local.pop() {
+            while let Some(task) = context.local.pop() {
                 drop(task);
             }
         }
         if self.shared.workers_running.fetch_sub(workers, AcqRel) == workers {
             self.shared.drain_all();
+        }
+    }
+}
+
+/// Every logical worker counted parked in the idle protocol while this lives; unparked again
+/// on drop, by unwinding too, so that the counts never drift.
+struct ParkedWorkers<U> {
+    shared: crate::loom::Arc<Shared<U>>,
+}
+
+impl<U> ParkedWorkers<U> {
+    fn new(shared: crate::loom::Arc<Shared<U>>) -> Self {
+        for index in 0..shared.remotes.len() {
+            shared.idle.transition_worker_to_parked(index, false);
+        }
+        ParkedWorkers { shared }
+    }
+}
+
+impl<U> Drop for ParkedWorkers<U> {
+    fn drop(&mut self) {
+        let idle = &self.shared.idle;
+        for index in 0..self.shared.remotes.len() {
+            if idle.unpark_worker_by_id(index).is_none() {
+                // Taken off the sleepers list by a notify, which counted it as searching.
+                idle.transition_worker_from_searching();
+            }
         }
     }
 }
@@ -470,6 +502,18 @@ mod tests {
 
     #[test]
     fn a_wake_from_another_thread_unparks_the_caller() {
+        let scheduler = deterministic(0, 2);
+        let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            tx.send(9).unwrap();
+        });
+        assert_eq!(scheduler.block_on(rx), Some(Ok(9)));
+        sender.join().unwrap();
+    }
+
+    #[test]
+    fn a_task_woken_from_another_thread_runs() {
         let scheduler = deterministic(0, 2);
         let spawner = scheduler.spawner();
         let (tx, rx) = futures::channel::oneshot::channel::<u32>();

@@ -35,17 +35,23 @@ enum Event {
     Collected(u32),
 }
 
-/// 20 tasks whose output depends on scheduling. Tasks 0..10 each yield a number of times,
+/// 20 tasks whose output depends on scheduling, started after `blocking_wait` in a
+/// `spawn_blocking` closure if given. Tasks 0..10 each yield a number of times,
 /// push their id, and wake task 10 + i through a channel; tasks 10..20 wait for that wake,
 /// sleep a few milliseconds of the paused clock, yield, and push. A `JoinSet` collects all
 /// 20 in completion order.
-fn scheduling_dependent_run(seed: u64) -> Vec<Event> {
+fn scheduling_dependent_run(seed: u64, blocking_wait: Option<Duration>) -> Vec<Event> {
     let runtime = spindle::Builder::new_deterministic(seed)
         .worker_threads(3)
         .build()
         .unwrap();
     assert_eq!(runtime.seed(), Some(seed));
     runtime.block_on(async {
+        if let Some(wait) = blocking_wait {
+            spindle::spawn_blocking(move || std::thread::sleep(wait))
+                .await
+                .unwrap();
+        }
         let start = spindle::time::now();
         let events = Arc::new(Mutex::new(Vec::new()));
         let mut rng = ProgramRng(0x2545_F491_4F6C_DD1D);
@@ -90,13 +96,15 @@ fn scheduling_dependent_run(seed: u64) -> Vec<Event> {
 #[test]
 fn the_same_seed_replays_the_same_sequence_50_times_and_other_seeds_differ() {
     with_watchdog("deterministic-replay", LIMIT, || {
-        let first = scheduling_dependent_run(7);
+        let first = scheduling_dependent_run(7, None);
         assert_eq!(first.len(), 40, "{first:?}");
         for run in 1..50 {
-            let again = scheduling_dependent_run(7);
+            let again = scheduling_dependent_run(7, None);
             assert_eq!(again, first, "run {run} of seed 7 differs from the first");
         }
-        let sequences: HashSet<Vec<Event>> = (0..20).map(scheduling_dependent_run).collect();
+        let sequences: HashSet<Vec<Event>> = (0..20)
+            .map(|seed| scheduling_dependent_run(seed, None))
+            .collect();
         assert!(
             sequences.len() >= 2,
             "seeds 0..20 all gave the same sequence: the seed chooses nothing"
@@ -168,6 +176,68 @@ fn local_tasks_share_rc_state_on_a_deterministic_runtime() {
     });
 }
 
+/// Counts its drops, and checks they happen on `owner`.
+struct DropOnOwner {
+    owner: std::thread::ThreadId,
+    drops: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for DropOnOwner {
+    fn drop(&mut self) {
+        assert_eq!(std::thread::current().id(), self.owner);
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn local_tasks_spawned_on_every_logical_worker_are_cancelled_on_the_thread_when_dropped() {
+    with_watchdog("deterministic-local-drop", LIMIT, || {
+        let runtime = spindle::Builder::new_deterministic(11)
+            .worker_threads(4)
+            .build()
+            .unwrap();
+        let owner = std::thread::current().id();
+        let drops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let finished = runtime.block_on(async {
+            // Spawned with `spawn`, the 40 parents run on whichever logical worker the seed
+            // picks, and each pins its local task to that worker.
+            let parents: Vec<_> = (0..40)
+                .map(|n| {
+                    let drops = drops.clone();
+                    spindle::spawn(async move {
+                        spindle::yield_now().await;
+                        let guard = Rc::new(DropOnOwner { owner, drops });
+                        let local = spindle::spawn_local(async move {
+                            let _guard = guard;
+                            if n % 2 == 0 {
+                                std::future::pending::<()>().await;
+                            }
+                            std::thread::current().id()
+                        });
+                        if n % 2 == 1 {
+                            Some(local.await.unwrap())
+                        } else {
+                            None
+                        }
+                    })
+                })
+                .collect();
+            let mut finished = Vec::new();
+            for parent in parents {
+                finished.extend(parent.await.unwrap());
+            }
+            finished
+        });
+        assert_eq!(finished.len(), 20);
+        assert!(finished.iter().all(|&thread| thread == owner));
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 20);
+        let metrics = runtime.handle().metrics();
+        assert_eq!(metrics.num_alive_tasks(), 20, "the pending local tasks");
+        drop(runtime);
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 40);
+    });
+}
+
 #[test]
 fn real_sockets_and_blocking_closures_work_outside_the_seed() {
     with_watchdog("deterministic-io", LIMIT, || {
@@ -205,6 +275,22 @@ fn real_sockets_and_blocking_closures_work_outside_the_seed() {
     });
 }
 
+#[test]
+fn a_wait_for_another_thread_does_not_change_the_schedule_after_it() {
+    // The wait's length, and how many times the parked thread looks at the paused clock
+    // meanwhile, are real time's; what follows the wait must not depend on them.
+    with_watchdog("deterministic-after-wait", LIMIT, || {
+        let first = scheduling_dependent_run(7, Some(Duration::from_millis(30)));
+        for run in 1..8 {
+            assert_eq!(
+                scheduling_dependent_run(7, Some(Duration::from_millis(30))),
+                first,
+                "run {run} of seed 7 differs from the first"
+            );
+        }
+    });
+}
+
 /// Run as a child by the test below (`SPINDLE_SEEDED_FAILURE` set): then it fails, by panic
 /// or by `Err`. Run plainly, it checks that a seeded test sees the paused clock and its own
 /// thread.
@@ -219,9 +305,7 @@ async fn seeded_child() -> Result<(), String> {
     assert_eq!(task.await.unwrap(), here);
     assert_eq!(spindle::time::now() - start, Duration::from_secs(86_400));
     match std::env::var("SPINDLE_SEEDED_FAILURE").as_deref() {
-        Ok("panic") => spindle::spawn(async { panic!("failing on purpose") })
-            .await
-            .map_err(|e| e.to_string()),
+        Ok("panic") => panic!("failing on purpose"),
         Ok("err") => Err("failing on purpose".into()),
         _ => Ok(()),
     }
