@@ -1,8 +1,12 @@
 //! Which workers are parked or searching, and whom to wake.
 //!
 //! One atomic word counts the *unparked* workers (running or searching) and, of those, the
-//! *searching* ones (looking for work to steal). The parked workers' indices sit in a short
-//! list behind a mutex, touched only on the slow paths of parking and waking.
+//! *searching* ones (looking for work to steal), and, in its high half, a *generation* that
+//! moves each time a worker parks or another part of the runtime says it goes idle (a
+//! `block_on` about to park): a paused clock's idle probe reads the word before and after
+//! looking at everything else, and trusts what it saw only if the word did not change
+//! (`Spawner::is_idle_with`). The parked workers' indices sit in a short list behind a mutex,
+//! touched only on the slow paths of parking and waking.
 //!
 //! # Rules
 //!
@@ -54,17 +58,24 @@
 //!    remote spawn waits up to one watch interval (2 ms) when all of those workers are in long
 //!    polls. With no more workers than cores, this rule never applies.
 
-use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::atomic::AtomicU64;
 use crate::loom::sync::Mutex;
+use crossbeam_utils::CachePadded;
 use std::sync::atomic::Ordering::SeqCst;
 
 const UNPARKED_SHIFT: u32 = 16;
-const SEARCHING_MASK: usize = (1 << UNPARKED_SHIFT) - 1;
-const ONE_UNPARKED: usize = 1 << UNPARKED_SHIFT;
-const ONE_SEARCHING: usize = 1;
+const GENERATION_SHIFT: u32 = 32;
+const SEARCHING_MASK: u64 = (1 << UNPARKED_SHIFT) - 1;
+const UNPARKED_MASK: u64 = ((1 << GENERATION_SHIFT) - 1) & !SEARCHING_MASK;
+const ONE_UNPARKED: u64 = 1 << UNPARKED_SHIFT;
+const ONE_SEARCHING: u64 = 1;
+const ONE_GENERATION: u64 = 1 << GENERATION_SHIFT;
 
 pub(crate) struct Idle {
-    state: AtomicUsize,
+    /// On a cache line of its own: every push onto a deque with other tasks queued reads it
+    /// with a read-modify-write (rule 4), so its line moves between the cores all the time,
+    /// and a field beside it (read by every worker's loop) would move with it.
+    state: CachePadded<AtomicU64>,
     sleepers: Mutex<Sleepers>,
     num_workers: usize,
     /// Rule 2's limit.
@@ -131,7 +142,18 @@ impl Sleepers {
 }
 
 #[derive(Clone, Copy)]
-struct Counts(usize);
+struct Counts(u64);
+
+/// The idle word at one moment ([`Idle::snapshot`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdleSnapshot(u64);
+
+impl IdleSnapshot {
+    /// Workers running or searching then.
+    pub(crate) fn num_unparked(self) -> usize {
+        Counts(self.0).unparked()
+    }
+}
 
 /// What a parked worker decided in [`Idle::keep_watch`].
 pub(crate) struct Watch {
@@ -150,19 +172,19 @@ pub(crate) struct SelfUnparked {
 
 impl Counts {
     fn searching(self) -> usize {
-        self.0 & SEARCHING_MASK
+        (self.0 & SEARCHING_MASK) as usize
     }
     fn unparked(self) -> usize {
-        self.0 >> UNPARKED_SHIFT
+        ((self.0 & UNPARKED_MASK) >> UNPARKED_SHIFT) as usize
     }
 }
 
 impl Idle {
     /// `num_workers` workers sharing `cores` cores (rule 2), all counted as unparked.
     pub(crate) fn new(num_workers: usize, cores: usize) -> Idle {
-        assert!(num_workers < SEARCHING_MASK, "too many workers");
+        assert!((num_workers as u64) < SEARCHING_MASK, "too many workers");
         Idle {
-            state: AtomicUsize::new(num_workers * ONE_UNPARKED),
+            state: CachePadded::new(AtomicU64::new(num_workers as u64 * ONE_UNPARKED)),
             sleepers: Mutex::new(Sleepers {
                 parked: Vec::with_capacity(num_workers),
                 watcher: None,
@@ -245,7 +267,9 @@ impl Idle {
     pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) -> bool {
         let mut sleepers = self.sleepers.lock();
         let decrement = ONE_UNPARKED + if is_searching { ONE_SEARCHING } else { 0 };
-        let prev = Counts(self.state.fetch_sub(decrement, SeqCst));
+        // The counts go down and the generation up in one step (no borrow crosses into the
+        // generation: the counts it takes from are at least `decrement`).
+        let prev = Counts(self.state.fetch_add(ONE_GENERATION - decrement, SeqCst));
         sleepers.parked.push(worker);
         is_searching && prev.searching() == 1
     }
@@ -294,8 +318,23 @@ impl Idle {
     }
 
     /// Workers running or searching (not parked).
+    #[cfg(loom)]
     pub(crate) fn num_unparked(&self) -> usize {
         self.counts().unparked()
+    }
+
+    /// The whole word, for a probe to compare before and after (see the module doc): any
+    /// transition in between changes it, a worker waking or parking, or [`note_going_idle`].
+    ///
+    /// [`note_going_idle`]: Self::note_going_idle
+    pub(crate) fn snapshot(&self) -> IdleSnapshot {
+        IdleSnapshot(self.state.load(SeqCst))
+    }
+
+    /// Something outside the workers that a probe looks at is about to go idle: moves the
+    /// generation. Call it before the change a probe would see.
+    pub(crate) fn note_going_idle(&self) {
+        self.state.fetch_add(ONE_GENERATION, SeqCst);
     }
 
     #[cfg(test)]

@@ -23,6 +23,7 @@ mod deterministic;
 mod idle;
 mod lifo;
 mod local;
+mod probe;
 mod slow_poll;
 mod task;
 

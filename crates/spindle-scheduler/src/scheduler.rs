@@ -1059,19 +1059,74 @@ impl<U: Unpark> Spawner<U> {
     /// }
     /// ```
     pub fn is_idle(&self) -> bool {
+        self.is_idle_with(|| true)
+    }
+
+    /// [`is_idle`](Self::is_idle), and `others()` (what else a runtime counts as busy: a
+    /// blocking pool's closures, a `block_on` that is not parked), all true at one moment. A
+    /// hand-off from one of those to another (a blocking closure queuing the task that awaits
+    /// it, then counting itself done; a `block_on` spawning a task, then parking) must never
+    /// let a reading that sees neither side pass for idle:
+    ///
+    /// - `others()` is asked before the queues are read, so whatever it hands to the queues
+    ///   before it goes idle is found there;
+    /// - the workers' counts are read before and after (one word, [`note_going_idle`] moves
+    ///   it too); any worker parking or waking, or anything noting that it goes idle, in
+    ///   between makes the answer false. So a hand-off the other way (a worker or a `block_on`
+    ///   starting a blocking closure, then parking) cannot slip between two reads either.
+    ///
+    /// [`note_going_idle`]: Self::note_going_idle
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// while !spawner.is_idle_with(|| true) {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert!(!spawner.is_idle_with(|| false));
+    /// ```
+    pub fn is_idle_with(&self, others: impl FnOnce() -> bool) -> bool {
         let shared = &self.shared;
+        let before = shared.idle.snapshot();
+        if before.num_unparked() != 0 || !others() {
+            return false;
+        }
         // Every worker counted parked first: a worker that queued a task did so before it
         // parked, and the queues are read after.
         fence(SeqCst);
-        shared.idle.num_unparked() == 0
-            && shared
-                .caller_woken
-                .get()
-                .is_none_or(|woken| !woken.load(SeqCst))
+        let queues_empty = shared
+            .caller_woken
+            .get()
+            .is_none_or(|woken| !woken.load(SeqCst))
             && shared.injector.is_empty()
             && shared.remotes.iter().all(|remote| {
                 !remote.has_lifo() && remote.stealer.is_empty() && remote.pinned.is_empty()
-            })
+            });
+        queues_empty && shared.idle.snapshot() == before
+    }
+
+    /// Something that [`is_idle_with`](Self::is_idle_with)'s `others` looks at is about to
+    /// go idle (a `block_on` about to park, say): call this first, so that a probe reading
+    /// across the change answers "not idle" rather than missing what it handed off.
+    ///
+    /// ```
+    /// # use spindle_scheduler::{Scheduler, ThreadParker};
+    /// let scheduler = Scheduler::builder().worker_threads(1).build(|_| ThreadParker::new()).unwrap();
+    /// let spawner = scheduler.spawner();
+    /// while !spawner.is_idle() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// let mut noted = false;
+    /// assert!(!spawner.is_idle_with(|| {
+    ///     spawner.note_going_idle(); // a change while the probe reads
+    ///     noted = true;
+    ///     true
+    /// }));
+    /// assert!(noted);
+    /// ```
+    pub fn note_going_idle(&self) {
+        self.shared.idle.note_going_idle();
     }
 
     /// True if the calling thread is one of this scheduler's workers.

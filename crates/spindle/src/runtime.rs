@@ -719,13 +719,16 @@ impl Builder {
         let (spawner, pool) = (handle.spawner.clone(), handle.blocking.clone());
         let block_ons = handle.block_ons.clone();
         handle.timer.set_idle_probe(Box::new(move || {
-            spawner.is_idle()
-                && pool.busy() == 0
-                && block_ons
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .iter()
-                    .all(|state| state.is_idle())
+            // The pool and the block_on calls first, then the queues, and the workers' word
+            // around it all: one moment's answer (`Spawner::is_idle_with`).
+            spawner.is_idle_with(|| {
+                pool.busy() == 0
+                    && block_ons
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .iter()
+                        .all(|state| state.is_idle())
+            })
         }));
         if self.current_thread {
             return Ok(Runtime {
@@ -1017,6 +1020,10 @@ impl BlockOnCall<'_> {
     /// The thread is about to park with nothing to do: counted idle until it returns from
     /// [`parked`](Self::parked), unless woken. False if it was woken meanwhile: poll again.
     pub(crate) fn parking(&self) -> bool {
+        // Before the store a probe can see: a probe that read this call busy earlier in the
+        // same look (it spawned a task, or a blocking closure, and is parking now) answers
+        // "not idle".
+        self.handle.spawner.note_going_idle();
         self.state.parked.store(true, SeqCst);
         if self.state.woken.is_set() {
             self.state.parked.store(false, SeqCst);
