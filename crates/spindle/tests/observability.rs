@@ -191,15 +191,26 @@ fn the_dump_does_not_wait_for_a_worker_stuck_in_a_long_poll() {
     with_watchdog("dump_while_stuck", Duration::from_secs(30), || {
         let runtime = spindle::Builder::new().worker_threads(2).build().unwrap();
         let handle = runtime.handle();
+        let _idle: Vec<_> = (0..10)
+            .map(|_| runtime.spawn(std::future::pending::<()>()))
+            .collect();
+        // Each polled once and back to idle before the stuck task starts: a dump taken while
+        // the other worker is inside one of those first polls would rightly show it running.
+        let polled_and_idle = || {
+            handle
+                .dump()
+                .tasks()
+                .iter()
+                .filter(|t| t.state() == TaskState::Idle && t.polls() == 1)
+                .count()
+        };
+        assert_eq!(common::settled(10, polled_and_idle), 10);
         let (started, has_started) = std::sync::mpsc::channel();
         let stuck_line = line!() + 1;
         let stuck = runtime.spawn(async move {
             started.send(()).unwrap();
             std::thread::sleep(Duration::from_secs(2));
         });
-        let _idle: Vec<_> = (0..10)
-            .map(|_| runtime.spawn(std::future::pending::<()>()))
-            .collect();
         has_started.recv().unwrap();
         let start = Instant::now();
         let dump = handle.dump();
