@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{panic_message, with_watchdog};
+use common::{loopback_echo, panic_message, with_watchdog};
 use futures::channel::oneshot;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -203,30 +203,7 @@ fn sleeps_timeouts_sockets_and_blocking_closures_work() {
                 spindle::timeout(Duration::from_millis(10), std::future::pending::<()>()).await;
             assert!(late.is_err());
 
-            let listener = spindle::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .unwrap();
-            let addr = listener.local_addr().unwrap();
-            let server = spindle::spawn(async move {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                let mut buf = [0u8; 5];
-                futures::AsyncReadExt::read_exact(&mut stream, &mut buf)
-                    .await
-                    .unwrap();
-                futures::AsyncWriteExt::write_all(&mut stream, &buf)
-                    .await
-                    .unwrap();
-            });
-            let mut client = spindle::net::TcpStream::connect(addr).await.unwrap();
-            futures::AsyncWriteExt::write_all(&mut client, b"hello")
-                .await
-                .unwrap();
-            let mut echoed = [0u8; 5];
-            futures::AsyncReadExt::read_exact(&mut client, &mut echoed)
-                .await
-                .unwrap();
-            assert_eq!(&echoed, b"hello");
-            server.await.unwrap();
+            assert_eq!(&loopback_echo(*b"hello").await, b"hello");
 
             let here = thread::current().id();
             let elsewhere = spindle::spawn_blocking(|| thread::current().id())

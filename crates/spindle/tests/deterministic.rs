@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::with_watchdog;
+use common::{loopback_echo, with_watchdog, XorShift};
 use futures::channel::oneshot;
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -13,19 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-/// The program's own generator (not the runtime's): how many times each task yields, sleeps
-/// and so on is the same on every run; only the schedule can change the output.
-struct ProgramRng(u64);
-
-impl ProgramRng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// One event of a run: a task pushed its id (with the clock's reading, relative to the start),
 /// or the `JoinSet` collected a task.
@@ -54,7 +41,9 @@ fn scheduling_dependent_run(seed: u64, blocking_wait: Option<Duration>) -> Vec<E
         }
         let start = spindle::time::now();
         let events = Arc::new(Mutex::new(Vec::new()));
-        let mut rng = ProgramRng(0x2545_F491_4F6C_DD1D);
+        // The program's own generator, not the runtime's: how many times each task yields and
+        // sleeps is the same on every run; only the schedule can change the output.
+        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
         let mut set = spindle::JoinSet::new();
         let mut wakes = Vec::new();
         for task in 0..10u32 {
@@ -243,29 +232,7 @@ fn real_sockets_and_blocking_closures_work_outside_the_seed() {
     with_watchdog("deterministic-io", LIMIT, || {
         let runtime = spindle::Builder::new_deterministic(9).build().unwrap();
         let echoed = runtime.block_on(async {
-            let listener = spindle::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .unwrap();
-            let addr = listener.local_addr().unwrap();
-            let server = spindle::spawn(async move {
-                let (mut stream, _) = listener.accept().await.unwrap();
-                let mut buf = [0u8; 5];
-                futures::AsyncReadExt::read_exact(&mut stream, &mut buf)
-                    .await
-                    .unwrap();
-                futures::AsyncWriteExt::write_all(&mut stream, &buf)
-                    .await
-                    .unwrap();
-            });
-            let mut client = spindle::net::TcpStream::connect(addr).await.unwrap();
-            futures::AsyncWriteExt::write_all(&mut client, b"hello")
-                .await
-                .unwrap();
-            let mut back = [0u8; 5];
-            futures::AsyncReadExt::read_exact(&mut client, &mut back)
-                .await
-                .unwrap();
-            server.await.unwrap();
+            let back = loopback_echo(*b"hello").await;
             let sum = spindle::spawn_blocking(|| (1..=10u32).sum::<u32>())
                 .await
                 .unwrap();

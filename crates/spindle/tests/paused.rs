@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{panic_message, with_watchdog};
+use common::{panic_message, with_watchdog, XorShift};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,24 +18,12 @@ fn paused(workers: usize) -> spindle::Runtime {
         .unwrap()
 }
 
-/// A small deterministic generator (xorshift), for sleep lengths.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// 10,000 tasks each sleeping 1 s to 1 h: their completion order, and how far the clock
 /// moved and how long it took in real time.
 fn ten_thousand_sleeps(
     runtime: &spindle::Runtime,
 ) -> (Vec<Duration>, Duration, Duration, Duration) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let lengths: Vec<Duration> = (0..10_000)
         .map(|_| Duration::from_millis(1_000 + rng.below(3_599_000)))
         .collect();

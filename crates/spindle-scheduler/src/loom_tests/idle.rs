@@ -129,6 +129,63 @@ fn injector_push_vs_last_searcher_parking() {
     });
 }
 
+/// Rule 4 for a push onto a worker's own deque: worker 0, busy, pushes a task where a search
+/// finds it and asks `worker_to_notify_after_push` (which reads the counts with a SeqCst
+/// read-modify-write), while worker 1, the only searcher, misses the task, parks and, as the
+/// last searcher, re-checks the queue.
+///
+/// Catches: the task left for a timed park with worker 1 asleep and nobody notified (loom
+/// reports the deadlock), which is what happens if `worker_to_notify_after_push` reads the
+/// counts with a plain load. (A SeqCst fence before a plain load passes too; it measured no
+/// faster on this machine's two cores, so the read-modify-write stays.)
+#[test]
+fn deque_push_vs_last_searcher_parking() {
+    model(|| {
+        let idle = Arc::new(Idle::new(2, 2));
+        let queue = Arc::new(Queue(AtomicUsize::new(0)));
+        let mut parker = ThreadParker::new();
+        let unparker = parker.unparker();
+        let notify_one = |worker: Option<usize>, unparker: &ThreadUnparker| {
+            if let Some(worker) = worker {
+                assert_eq!(worker, 1, "worker 0 is busy, never parked");
+                unparker.unpark();
+            }
+        };
+
+        let producer = {
+            let (idle, queue, unparker) = (idle.clone(), queue.clone(), unparker.clone());
+            thread::spawn(move || {
+                // `Worker::push_back` with other tasks queued.
+                queue.push();
+                notify_one(idle.worker_to_notify_after_push(), &unparker);
+            })
+        };
+        let searcher = {
+            let (idle, queue) = (idle.clone(), queue.clone());
+            thread::spawn(move || {
+                assert!(idle.transition_worker_to_searching());
+                if !queue.pop() {
+                    if idle.transition_worker_to_parked(1, true) && !queue.is_empty() {
+                        notify_one(idle.worker_to_notify(), &unparker);
+                    }
+                    // Untimed: the task must be found without the watch's timed park.
+                    while idle.is_parked(1) {
+                        parker.park();
+                    }
+                    assert!(queue.pop(), "woken, but the task is not in the queue");
+                }
+                if idle.transition_worker_from_searching() {
+                    notify_one(idle.worker_to_notify(), &unparker);
+                }
+            })
+        };
+        producer.join().unwrap();
+        searcher.join().unwrap();
+        assert!(queue.is_empty(), "the task was left in the queue");
+        assert_eq!(idle.num_unparked(), 2);
+    });
+}
+
 /// Rule 7 with rule 4: two workers on one core, worker 1 parked, worker 0 busy. A remote push
 /// finds as many workers unparked as there are cores, so it wakes nobody; worker 0 then runs
 /// out of work, searches and parks, possibly missing the task. Each worker does what

@@ -174,3 +174,46 @@ pub fn settled(expected: usize, count: impl Fn() -> usize) -> usize {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A small deterministic generator (xorshift64), for test inputs that must be the same on
+/// every run (sleep lengths, yield counts).
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Echoes `message` once over a loopback TCP connection, both ends tasks of the current
+/// runtime (the server spawned, the client this future), and returns what came back.
+pub async fn loopback_echo<const N: usize>(message: [u8; N]) -> [u8; N] {
+    let listener = spindle::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = spindle::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; N];
+        futures::AsyncReadExt::read_exact(&mut stream, &mut buf)
+            .await
+            .unwrap();
+        futures::AsyncWriteExt::write_all(&mut stream, &buf)
+            .await
+            .unwrap();
+    });
+    let mut client = spindle::net::TcpStream::connect(addr).await.unwrap();
+    futures::AsyncWriteExt::write_all(&mut client, &message)
+        .await
+        .unwrap();
+    let mut back = [0u8; N];
+    futures::AsyncReadExt::read_exact(&mut client, &mut back)
+        .await
+        .unwrap();
+    server.await.unwrap();
+    back
+}
