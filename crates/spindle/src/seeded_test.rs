@@ -10,6 +10,13 @@ use std::io::Write;
 /// # Panics
 ///
 /// When `SPINDLE_SEED` is set to something other than a whole number that fits in a `u64`.
+///
+/// ```
+/// let seed = spindle::seeded_test::seed(7);
+/// if std::env::var_os("SPINDLE_SEED").is_none() {
+///     assert_eq!(seed, 7);
+/// }
+/// ```
 pub fn seed(attribute: u64) -> u64 {
     match std::env::var("SPINDLE_SEED") {
         Err(std::env::VarError::NotPresent) => attribute,
@@ -27,16 +34,31 @@ pub fn seed(attribute: u64) -> u64 {
 
 /// Prints `spindle: seed N` when the test fails: dropped while its thread panics, or
 /// [`checked`](Self::checked) with an `Err` outcome.
+///
+/// ```
+/// let report = spindle::seeded_test::SeedReport::new(7);
+/// // Nothing printed for a passing outcome; an `Err` would print the seed.
+/// assert_eq!(report.checked(Ok::<u8, String>(1)), Ok(1));
+/// ```
 #[derive(Debug)]
 pub struct SeedReport(u64);
 
 impl SeedReport {
     /// The report for a test running with `seed`.
+    ///
+    /// ```
+    /// let _report = spindle::seeded_test::SeedReport::new(3); // silent unless a panic drops it
+    /// ```
     pub fn new(seed: u64) -> SeedReport {
         SeedReport(seed)
     }
 
     /// Prints the seed if `outcome` is a failure (an `Err`), and hands `outcome` back.
+    ///
+    /// ```
+    /// let report = spindle::seeded_test::SeedReport::new(9);
+    /// report.checked(()); // `()` never fails
+    /// ```
     pub fn checked<T: Outcome>(&self, outcome: T) -> T {
         if outcome.failed() {
             self.print();
@@ -62,8 +84,19 @@ impl Drop for SeedReport {
 }
 
 /// What a test returns, as far as failing goes.
+///
+/// ```
+/// use spindle::seeded_test::Outcome;
+/// assert!(Err::<(), _>("no").failed());
+/// assert!(!().failed());
+/// ```
 pub trait Outcome {
     /// True if the test failed by returning this.
+    ///
+    /// ```
+    /// use spindle::seeded_test::Outcome;
+    /// assert!(!Ok::<(), ()>(()).failed());
+    /// ```
     fn failed(&self) -> bool;
 }
 

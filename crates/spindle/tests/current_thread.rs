@@ -203,7 +203,7 @@ fn sleeps_timeouts_sockets_and_blocking_closures_work() {
                 spindle::timeout(Duration::from_millis(10), std::future::pending::<()>()).await;
             assert!(late.is_err());
 
-            assert_eq!(&loopback_echo(*b"hello").await, b"hello");
+            assert_eq!(loopback_echo(&[*b"hello"]).await, [*b"hello"]);
 
             let here = thread::current().id();
             let elsewhere = spindle::spawn_blocking(|| thread::current().id())

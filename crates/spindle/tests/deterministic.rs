@@ -232,7 +232,7 @@ fn real_sockets_and_blocking_closures_work_outside_the_seed() {
     with_watchdog("deterministic-io", LIMIT, || {
         let runtime = spindle::Builder::new_deterministic(9).build().unwrap();
         let echoed = runtime.block_on(async {
-            let back = loopback_echo(*b"hello").await;
+            let back = loopback_echo(&[*b"hello"]).await[0];
             let sum = spindle::spawn_blocking(|| (1..=10u32).sum::<u32>())
                 .await
                 .unwrap();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{panic_message, with_watchdog, XorShift};
+use common::{loopback_echo, panic_message, with_watchdog, XorShift};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -250,36 +250,9 @@ fn pausing_with_an_hour_long_sleep_already_armed_does_not_wait_the_hour() {
 /// (a worker parked while another holds the reactor, or a task woken by a park's own I/O turn,
 /// looks again), on both flavours.
 fn echo_under_a_paused_clock(runtime: &spindle::Runtime) {
-    runtime.block_on(async {
-        let listener = spindle::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = spindle::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let mut buf = [0u8; 4];
-            for _ in 0..50 {
-                futures::AsyncReadExt::read_exact(&mut stream, &mut buf)
-                    .await
-                    .unwrap();
-                futures::AsyncWriteExt::write_all(&mut stream, &buf)
-                    .await
-                    .unwrap();
-            }
-        });
-        let mut client = spindle::net::TcpStream::connect(addr).await.unwrap();
-        for round in 0..50u32 {
-            futures::AsyncWriteExt::write_all(&mut client, &round.to_le_bytes())
-                .await
-                .unwrap();
-            let mut echoed = [0u8; 4];
-            futures::AsyncReadExt::read_exact(&mut client, &mut echoed)
-                .await
-                .unwrap();
-            assert_eq!(u32::from_le_bytes(echoed), round);
-        }
-        server.await.unwrap();
-    });
+    let messages: Vec<[u8; 4]> = (0..50u32).map(u32::to_le_bytes).collect();
+    let echoed = runtime.block_on(loopback_echo(&messages));
+    assert_eq!(echoed, messages);
 }
 
 #[test]

@@ -189,31 +189,39 @@ impl XorShift {
     }
 }
 
-/// Echoes `message` once over a loopback TCP connection, both ends tasks of the current
-/// runtime (the server spawned, the client this future), and returns what came back.
-pub async fn loopback_echo<const N: usize>(message: [u8; N]) -> [u8; N] {
+/// Echoes `messages` one after another over one loopback TCP connection, both ends tasks of
+/// the current runtime (the server spawned, the client this future): each is written, then
+/// read back before the next. Returns what came back.
+pub async fn loopback_echo<const N: usize>(messages: &[[u8; N]]) -> Vec<[u8; N]> {
     let listener = spindle::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap();
     let addr = listener.local_addr().unwrap();
+    let rounds = messages.len();
     let server = spindle::spawn(async move {
         let (mut stream, _) = listener.accept().await.unwrap();
         let mut buf = [0u8; N];
-        futures::AsyncReadExt::read_exact(&mut stream, &mut buf)
-            .await
-            .unwrap();
-        futures::AsyncWriteExt::write_all(&mut stream, &buf)
-            .await
-            .unwrap();
+        for _ in 0..rounds {
+            futures::AsyncReadExt::read_exact(&mut stream, &mut buf)
+                .await
+                .unwrap();
+            futures::AsyncWriteExt::write_all(&mut stream, &buf)
+                .await
+                .unwrap();
+        }
     });
     let mut client = spindle::net::TcpStream::connect(addr).await.unwrap();
-    futures::AsyncWriteExt::write_all(&mut client, &message)
-        .await
-        .unwrap();
-    let mut back = [0u8; N];
-    futures::AsyncReadExt::read_exact(&mut client, &mut back)
-        .await
-        .unwrap();
+    let mut echoed = Vec::with_capacity(rounds);
+    for message in messages {
+        futures::AsyncWriteExt::write_all(&mut client, message)
+            .await
+            .unwrap();
+        let mut back = [0u8; N];
+        futures::AsyncReadExt::read_exact(&mut client, &mut back)
+            .await
+            .unwrap();
+        echoed.push(back);
+    }
     server.await.unwrap();
-    back
+    echoed
 }
