@@ -265,9 +265,16 @@ fn block_on_inside_a_task_panics_naming_the_fix() {
 
 /// Two threads call `block_on` on one current-thread runtime: the second waits for its own
 /// future alone while the first runs the scheduler, parked on a channel only the second feeds.
+/// The second starts once the first sends on the returned `Sender` from inside its
+/// `block_on` (so it holds the scheduler by then: started any earlier, the second call could
+/// take the scheduler first).
 fn second_caller(
     second: impl FnOnce() + Send + 'static,
-) -> (std::thread::JoinHandle<()>, oneshot::Receiver<()>) {
+) -> (
+    std::thread::JoinHandle<()>,
+    std::sync::mpsc::Sender<()>,
+    oneshot::Receiver<()>,
+) {
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let (done_tx, done_rx) = oneshot::channel::<()>();
     let waiter = thread::spawn(move || {
@@ -275,10 +282,7 @@ fn second_caller(
         second();
         done_tx.send(()).unwrap();
     });
-    (waiter, {
-        started_tx.send(()).unwrap();
-        done_rx
-    })
+    (waiter, started_tx, done_rx)
 }
 
 #[test]
@@ -287,7 +291,7 @@ fn a_waiting_block_on_gets_a_fresh_budget_for_each_poll() {
         let runtime = Arc::new(current_thread());
         let (holder_tx, holder_rx) = oneshot::channel::<()>();
         let second = runtime.clone();
-        let (waiter, done) = second_caller(move || {
+        let (waiter, started, done) = second_caller(move || {
             // Far more budgeted operations (completed sleeps) than one budget allows.
             second.block_on(async {
                 for _ in 0..1_000 {
@@ -297,6 +301,7 @@ fn a_waiting_block_on_gets_a_fresh_budget_for_each_poll() {
             holder_tx.send(()).unwrap();
         });
         runtime.block_on(async {
+            started.send(()).unwrap();
             holder_rx.await.unwrap();
             done.await.unwrap();
         });
@@ -310,7 +315,7 @@ fn a_sleep_in_a_waiting_block_on_wakes_the_thread_running_the_runtime() {
         let runtime = Arc::new(current_thread());
         let second = runtime.clone();
         let (holder_tx, holder_rx) = oneshot::channel::<Instant>();
-        let (waiter, done) = second_caller(move || {
+        let (waiter, started, done) = second_caller(move || {
             // Long enough for the first caller's worker to settle into an untimed park.
             thread::sleep(Duration::from_millis(100));
             let start = Instant::now();
@@ -319,6 +324,7 @@ fn a_sleep_in_a_waiting_block_on_wakes_the_thread_running_the_runtime() {
         });
         // The first caller parks with nothing to do but the second caller's timer.
         let (start, fired) = runtime.block_on(async {
+            started.send(()).unwrap();
             let start = holder_rx.await.unwrap();
             done.await.unwrap();
             (start, Instant::now())
@@ -334,7 +340,7 @@ fn spawn_local_in_a_waiting_block_on_panics_naming_the_fix() {
         let runtime = Arc::new(current_thread());
         let second = runtime.clone();
         let (message_tx, message_rx) = oneshot::channel::<String>();
-        let (waiter, done) = second_caller(move || {
+        let (waiter, started, done) = second_caller(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 second.block_on(async { drop(spindle::spawn_local(async {})) })
             }));
@@ -343,6 +349,7 @@ fn spawn_local_in_a_waiting_block_on_panics_naming_the_fix() {
                 .unwrap();
         });
         let message = runtime.block_on(async {
+            started.send(()).unwrap();
             let message = message_rx.await.unwrap();
             done.await.unwrap();
             message
