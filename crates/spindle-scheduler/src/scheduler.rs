@@ -1103,6 +1103,9 @@ impl<U: Unpark> Spawner<U> {
             && shared.remotes.iter().all(|remote| {
                 !remote.has_lifo() && remote.stealer.is_empty() && remote.pinned.is_empty()
             });
+        // The queue reads above are partly relaxed: fenced, so that none of them can be
+        // ordered after the second reading of the word.
+        fence(SeqCst);
         queues_empty && shared.idle.snapshot() == before
     }
 

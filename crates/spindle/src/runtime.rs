@@ -1042,6 +1042,10 @@ impl BlockOnCall<'_> {
 
 impl Drop for BlockOnCall<'_> {
     fn drop(&mut self) {
+        // Leaving is going idle too: a probe that read this call busy (it started a blocking
+        // closure, or woke another block_on, just before returning) must not then find it
+        // gone and answer "idle".
+        self.handle.spawner.note_going_idle();
         self.handle
             .block_ons
             .lock()

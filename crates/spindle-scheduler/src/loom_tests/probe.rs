@@ -90,3 +90,30 @@ fn a_block_on_starting_a_blocking_closure_then_parking_vs_the_idle_probe() {
         shared.drain_all();
     });
 }
+
+/// As above, but the `block_on` returns instead of parking: it leaves the runtime's list of
+/// `block_on` calls, which the probe then finds empty. Leaving notes that it goes idle too.
+///
+/// Catches: `BlockOnCall`'s drop without `note_going_idle`, which lets a reading that caught
+/// the pool before the closure and the list after the call left pass for idle.
+#[test]
+fn a_block_on_starting_a_blocking_closure_then_returning_vs_the_idle_probe() {
+    model(|| {
+        let (shared, spawner) = parked_scheduler();
+        let busy = Arc::new(AtomicUsize::new(0));
+        let registered = Arc::new(AtomicBool::new(true));
+        let returning = {
+            let (spawner, busy, registered) = (spawner.clone(), busy.clone(), registered.clone());
+            thread::spawn(move || {
+                busy.fetch_add(1, SeqCst);
+                spawner.note_going_idle();
+                registered.store(false, SeqCst);
+            })
+        };
+        // Registered and not parked: busy; gone: nothing to ask.
+        let idle = spawner.is_idle_with(|| busy.load(SeqCst) == 0 && !registered.load(SeqCst));
+        assert!(!idle, "the closure was running whatever the probe read");
+        returning.join().unwrap();
+        shared.drain_all();
+    });
+}
