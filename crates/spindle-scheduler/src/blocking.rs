@@ -321,13 +321,17 @@ impl BlockingPool {
         handle
     }
 
-    /// Closures spawned and not finished: queued, or running.
+    /// Closures spawned and not finished: queued, or running. A closure dropped unrun (the
+    /// pool shut down, or no thread could start) counts as finished.
     ///
     /// ```
     /// let pool = spindle_scheduler::BlockingPool::builder().build();
     /// assert_eq!(pool.busy(), 0);
     /// futures::executor::block_on(pool.spawn(|| ())).unwrap();
-    /// # pool.shutdown_timeout(std::time::Duration::MAX);
+    /// pool.shutdown_timeout(std::time::Duration::MAX);
+    /// assert_eq!(pool.busy(), 0);
+    /// let late = pool.spawn(|| ()); // cancelled: the pool is shut down
+    /// assert!(futures::executor::block_on(late).unwrap_err().is_cancelled());
     /// assert_eq!(pool.busy(), 0);
     /// ```
     pub fn busy(&self) -> usize {
@@ -379,7 +383,9 @@ impl BlockingPool {
         };
         self.inner.work_queued.notify_all();
         // Dropping a `Runnable` that never ran cancels its task.
+        let cancelled = queued.len();
         drop(queued);
+        self.inner.finished(cancelled);
         let current = thread::current().id();
         let mut still_running = Vec::new();
         for thread in threads {
@@ -409,6 +415,7 @@ impl Schedule for Arc<Inner> {
         if state.shutdown {
             drop(state);
             drop(task);
+            self.finished(1);
             return;
         }
         state.queue.push_back(task);
@@ -422,6 +429,7 @@ impl Schedule for Arc<Inner> {
                     let orphan = state.queue.pop_back();
                     drop(state);
                     drop(orphan);
+                    self.finished(1);
                     // Not `eprintln!`, which panics if stderr is gone: `spawn` never panics.
                     let _ = writeln!(
                         std::io::stderr(),
@@ -439,6 +447,18 @@ impl Schedule for Arc<Inner> {
 }
 
 impl Inner {
+    /// `n` closures counted [`busy`](BlockingPool::busy) are done: run, or dropped unrun
+    /// (cancelled). Called after their tasks completed, which woke their joiners: a runtime
+    /// looking at both the count and its queues sees one or the other. The last one out runs
+    /// the `on_idle` hook.
+    fn finished(&self, n: usize) {
+        if n > 0 && self.busy.fetch_sub(n, SeqCst) == n {
+            if let Some(f) = &self.on_idle {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f()));
+            }
+        }
+    }
+
     fn start_thread(self: &Arc<Self>, state: &mut State) -> std::io::Result<()> {
         state.threads.retain(|thread| !thread.is_finished());
         let inner = self.clone();
@@ -466,11 +486,7 @@ impl Inner {
                 set_current_task(None);
                 // After the completion, which queued its joiner: a runtime looking at both
                 // sees one or the other.
-                if self.busy.fetch_sub(1, SeqCst) == 1 {
-                    if let Some(f) = &self.on_idle {
-                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f()));
-                    }
-                }
+                self.finished(1);
                 state = self.state.lock();
                 continue;
             }
