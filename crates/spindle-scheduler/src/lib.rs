@@ -64,7 +64,7 @@ pub use builder::{default_worker_threads, Builder, PreparedScheduler};
 pub use dump::{TaskDump, TaskInfo, TaskState};
 pub use local::LocalSet;
 pub use metrics::WorkerMetrics;
-pub use scheduler::{Scheduler, Spawner};
+pub use scheduler::{BlockOnHooks, Scheduler, Spawner};
 pub use slow_poll::SlowPoll;
 mod loom {
     //! spindle-core's loom switch, and the lock of the scheduler's hot paths.

@@ -495,6 +495,69 @@ impl Drop for Driving<'_> {
     }
 }
 
+/// What a [`Scheduler::block_on_with`] call does around its turns at running the scheduler's
+/// worker and its waits while another thread's `block_on` runs it. A closure `FnMut() -> G`
+/// is hooks that only [`drive`](Self::drive).
+///
+/// ```
+/// use spindle_scheduler::{BlockOnHooks, Scheduler, ThreadParker};
+/// use std::cell::Cell;
+///
+/// /// Counts this thread's turns at running the worker and its parks while waiting.
+/// struct Counting<'a> {
+///     drives: &'a Cell<usize>,
+///     parks: &'a Cell<usize>,
+/// }
+/// impl BlockOnHooks for Counting<'_> {
+///     type Driving = ();
+///     fn drive(&mut self) {
+///         self.drives.set(self.drives.get() + 1);
+///     }
+///     fn parking(&mut self) -> bool {
+///         self.parks.set(self.parks.get() + 1);
+///         true
+///     }
+/// }
+///
+/// let prepared = Scheduler::builder().worker_threads(1).prepare(|_| ThreadParker::new()).unwrap();
+/// let scheduler = prepared.start_on_caller().unwrap();
+/// let (drives, parks) = (Cell::new(0), Cell::new(0));
+/// let hooks = Counting { drives: &drives, parks: &parks };
+/// assert_eq!(scheduler.block_on_with(async { 5 }, hooks), Some(5));
+/// // The worker was free: this thread ran it, and never waited.
+/// assert_eq!((drives.get(), parks.get()), (1, 0));
+/// ```
+pub trait BlockOnHooks {
+    /// What [`drive`](Self::drive) returns; dropped when this thread stops running the worker.
+    type Driving;
+
+    /// This thread starts running the scheduler's worker (it stops when the call returns).
+    fn drive(&mut self) -> Self::Driving;
+
+    /// This thread waits: another thread's `block_on` runs the worker, and this one polls its
+    /// future alone, parking in between. Called once, before its first such poll; `woken` is
+    /// set by every wake of the waker those polls get.
+    fn waiting(&mut self, woken: &spindle_core::WokenFlag) {
+        let _ = woken;
+    }
+
+    /// A waiting call is about to park, its future not woken. False: poll it again instead.
+    fn parking(&mut self) -> bool {
+        true
+    }
+
+    /// A waiting call's park returned.
+    fn parked(&mut self) {}
+}
+
+impl<G, F: FnMut() -> G> BlockOnHooks for F {
+    type Driving = G;
+
+    fn drive(&mut self) -> G {
+        self()
+    }
+}
+
 /// A cloneable handle that spawns onto a [`Scheduler`], from any thread.
 ///
 /// ```
@@ -588,10 +651,11 @@ impl<U: Unpark> Scheduler<U> {
         self.block_on_with(future, || ())
     }
 
-    /// [`block_on`](Self::block_on), calling `on_drive` on this thread each time it starts
-    /// running the scheduler's worker, and dropping what it returned when it stops: a runtime
-    /// makes its worker-side context current there (as a worker thread's start hook does),
-    /// and not while this call only waits for another thread's.
+    /// [`block_on`](Self::block_on), with `hooks` told when this thread starts running the
+    /// scheduler's worker ([`BlockOnHooks::drive`]; a closure is hooks that do only that) and
+    /// when it waits and parks while another thread's `block_on` runs it: a runtime makes its
+    /// worker-side context current while this thread drives (as a worker thread's start hook
+    /// does), and counts a waiting call as busy for a paused clock unless it is parked.
     ///
     /// # Panics
     ///
@@ -607,10 +671,10 @@ impl<U: Unpark> Scheduler<U> {
     /// let out = scheduler.block_on_with(async { 5 }, || drives.set(drives.get() + 1));
     /// assert_eq!((out, drives.get()), (Some(5), 1));
     /// ```
-    pub fn block_on_with<F: Future, G>(
+    pub fn block_on_with<F: Future>(
         &self,
         future: F,
-        mut on_drive: impl FnMut() -> G,
+        mut hooks: impl BlockOnHooks,
     ) -> Option<F::Output> {
         assert!(
             !self.shared.with_worker(|cx| cx.is_some()),
@@ -618,7 +682,7 @@ impl<U: Unpark> Scheduler<U> {
              the worker it blocks; use .await there"
         );
         let mut future = std::pin::pin!(future);
-        let thread_waker = spindle_core::thread_waker(std::thread::current());
+        let mut waiting: Option<(std::task::Waker, spindle_core::WokenFlag)> = None;
         loop {
             let taken = self.caller.as_ref().map(|slot| (slot, slot.take()));
             if let Some((slot, Some(core))) = taken {
@@ -626,7 +690,7 @@ impl<U: Unpark> Scheduler<U> {
                     slot,
                     core: Some(core),
                 };
-                let _entered = on_drive();
+                let _entered = hooks.drive();
                 let core = driving.core.as_mut().expect("taken above");
                 let waker = core.waker();
                 let mut cx = std::task::Context::from_waker(&waker);
@@ -644,11 +708,17 @@ impl<U: Unpark> Scheduler<U> {
                 // Registered before the poll: a worker given back after it unparks us.
                 slot.wait();
             }
+            let (waker, woken) = waiting.get_or_insert_with(|| {
+                let (waker, woken) = spindle_core::thread_waker_with_flag(std::thread::current());
+                hooks.waiting(&woken);
+                (waker, woken)
+            });
             // A poll of its own, with a full budget, as a task's would have.
             if let Some(budget) = crate::coop::budget() {
                 budget.set(crate::coop::BUDGET_PER_POLL);
             }
-            let mut cx = std::task::Context::from_waker(&thread_waker);
+            woken.take();
+            let mut cx = std::task::Context::from_waker(waker);
             if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
                 return Some(value);
             }
@@ -660,7 +730,11 @@ impl<U: Unpark> Scheduler<U> {
             }) {
                 continue;
             }
+            if woken.is_set() || !hooks.parking() {
+                continue;
+            }
             std::thread::park();
+            hooks.parked();
         }
     }
 

@@ -6,7 +6,7 @@ use crate::{RuntimeMetrics, TaskDump};
 use crate::{SlowPoll, UnhandledPanic};
 use spindle_core::{Park, ThreadParker, ThreadUnparker, Unpark};
 use spindle_io::{IoParker, IoUnparker, Reactor};
-use spindle_scheduler::{BlockingPool, Scheduler, Spawner};
+use spindle_scheduler::{BlockOnHooks, BlockingPool, Scheduler, Spawner};
 use spindle_timer::{Timer, TimerParker};
 use std::fmt;
 use std::future::Future;
@@ -175,9 +175,6 @@ impl Runtime {
             .as_ref()
             .expect("a runtime is only shut down by its drop");
         let mut future = std::pin::pin!(future);
-        // While this thread runs the worker, its sleeps go to the worker's wheel; while it
-        // only waits for another thread's block_on, to the timer's shared path, which wakes
-        // the worker.
         let output = scheduler.block_on_with(
             std::future::poll_fn(|cx| {
                 if let Some(failure) = failure {
@@ -185,7 +182,11 @@ impl Runtime {
                 }
                 future.as_mut().poll(cx)
             }),
-            || spindle_timer::enter(timer.clone(), Some(0)),
+            CurrentThreadCaller {
+                handle: &self.handle,
+                timer,
+                waiting: None,
+            },
         );
         output.unwrap_or_else(|| {
             if let Some(failure) = failure {
@@ -1052,6 +1053,42 @@ impl Drop for BlockOnCall<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|state| !Arc::ptr_eq(state, &self.state));
         self.handle.timer.unpark_idle_workers();
+    }
+}
+
+/// A current-thread runtime's `block_on`, around its turn at running the worker and its
+/// waits while another thread's `block_on` runs it.
+struct CurrentThreadCaller<'a> {
+    handle: &'a Handle,
+    timer: &'a Arc<Timer>,
+    /// While it waits, the call is registered as any `block_on` is (`Handle::block_on_call`),
+    /// so that a paused clock does not jump while it can still run.
+    waiting: Option<BlockOnCall<'a>>,
+}
+
+impl<'a> BlockOnHooks for CurrentThreadCaller<'a> {
+    type Driving = spindle_timer::EnterGuard;
+
+    /// While this thread runs the worker, its sleeps go to the worker's wheel; while it only
+    /// waits, to the timer's shared path, which wakes the worker.
+    fn drive(&mut self) -> spindle_timer::EnterGuard {
+        // The worker's own parks count for the probe from here on.
+        self.waiting = None;
+        spindle_timer::enter(self.timer.clone(), Some(0))
+    }
+
+    fn waiting(&mut self, woken: &spindle_core::WokenFlag) {
+        self.waiting = Some(self.handle.block_on_call(woken));
+    }
+
+    fn parking(&mut self) -> bool {
+        self.waiting.as_ref().is_none_or(BlockOnCall::parking)
+    }
+
+    fn parked(&mut self) {
+        if let Some(call) = &self.waiting {
+            call.parked();
+        }
     }
 }
 

@@ -301,3 +301,63 @@ fn local_tasks_of_a_block_on_keep_the_paused_clock_in_order() {
         }
     });
 }
+
+/// On a current-thread runtime, a second thread's `block_on` waits for its own future while
+/// the first runs the scheduler. Woken by a timer, it can still run: the clock must not jump
+/// to the first caller's later deadline before it has armed its next sleep.
+#[test]
+fn a_waiting_block_on_holds_the_clock_on_a_current_thread_runtime() {
+    with_watchdog("paused second caller", LIMIT, || {
+        let runtime = Arc::new(
+            spindle::Builder::new_current_thread()
+                .start_paused(true)
+                .build()
+                .unwrap(),
+        );
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let (armed_tx, armed_rx) = futures::channel::oneshot::channel::<Instant>();
+        let second = {
+            let runtime = runtime.clone();
+            let events = events.clone();
+            std::thread::spawn(move || {
+                // Only once the first caller holds the scheduler.
+                started_rx.recv().unwrap();
+                runtime.block_on(async {
+                    let start = spindle::time::now();
+                    armed_tx.send(start).unwrap();
+                    for _ in 0..5 {
+                        spindle::sleep(Duration::from_secs(1)).await;
+                        events
+                            .lock()
+                            .unwrap()
+                            .push(("second", spindle::time::now() - start));
+                    }
+                })
+            })
+        };
+        runtime.block_on(async {
+            started_tx.send(()).unwrap();
+            let start = armed_rx.await.unwrap();
+            spindle::sleep_until(start + Duration::from_secs(10)).await;
+            events
+                .lock()
+                .unwrap()
+                .push(("first", spindle::time::now() - start));
+        });
+        second.join().unwrap();
+        let secs = |s| Duration::from_secs(s);
+        assert_eq!(
+            *events.lock().unwrap(),
+            [
+                ("second", secs(1)),
+                ("second", secs(2)),
+                ("second", secs(3)),
+                ("second", secs(4)),
+                ("second", secs(5)),
+                ("first", secs(10)),
+            ],
+            "the clock jumped past a sleep that the waiting block_on was about to arm"
+        );
+    });
+}
