@@ -24,7 +24,7 @@
 //! pool is a plain mutex and condvar: a closure that blocks costs far more than the lock, and
 //! no atomics protocol here needs a loom model.
 
-use crate::task::{new_task, set_current_task, Runnable, Schedule, Spawned, TaskRef};
+use crate::task::{new_task, Runnable, Schedule, Spawned, TaskRef};
 use crate::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
@@ -478,12 +478,10 @@ impl Inner {
         loop {
             if let Some(task) = state.queue.pop_front() {
                 drop(state);
-                set_current_task(Some(task.header().id));
                 if let Some(requeued) = task.run() {
                     // A blocking task completes in its one poll; it cannot be woken to rerun.
                     drop(requeued);
                 }
-                set_current_task(None);
                 // After the completion, which queued its joiner: a runtime looking at both
                 // sees one or the other.
                 self.finished(1);

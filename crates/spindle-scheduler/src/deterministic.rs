@@ -47,7 +47,7 @@ use crate::loom::sync::atomic::fence;
 use crate::metrics;
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
-use crate::task::{set_current_task, Runnable};
+use crate::task::Runnable;
 use crate::worker::{CallerWake, DriveCore, Entered, EVENT_INTERVAL};
 use spindle_core::Park;
 use std::cell::Cell;
@@ -235,7 +235,6 @@ impl<P: Park> DeterministicCore<P> {
         self.budget.set(crate::coop::BUDGET_PER_POLL);
         let header = task.header();
         let (id, site) = (header.id, header.site);
-        set_current_task(Some(id));
         let requeued = match &self.shared.slow_poll {
             None => task.run(),
             // One thread: nobody watches the poll while it runs; it is reported when it ends.
@@ -247,7 +246,6 @@ impl<P: Park> DeterministicCore<P> {
                 requeued
             }
         };
-        set_current_task(None);
         let (polls, forced_yields) = &mut self.polls[index];
         *polls += 1;
         *forced_yields += u64::from(self.budget.get() == 0);

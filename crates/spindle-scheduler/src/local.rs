@@ -29,9 +29,7 @@ use crate::loom::sync::atomic::{AtomicU64, AtomicUsize};
 use crate::loom::HotMutex as Mutex;
 use crate::owned::OwnedTasks;
 use crate::scheduler::{PanicHook, Shared};
-use crate::task::{
-    new_task, set_current_task, Header, JoinError, JoinHandle, Runnable, Schedule, Spawned, TaskRef,
-};
+use crate::task::{new_task, Header, JoinError, JoinHandle, Runnable, Schedule, Spawned, TaskRef};
 use spindle_core::Unpark;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -423,12 +421,10 @@ impl<U: Unpark> LocalSet<U> {
             if let Some(budget) = &budget {
                 budget.set(crate::coop::BUDGET_PER_POLL);
             }
-            set_current_task(Some(task.header().id));
             // A local task is queued again by its scheduler, never returned (invariant 1).
             let requeued = task.run();
             debug_assert!(requeued.is_none());
         }
-        set_current_task(None);
         !self.inner.tasks.is_empty()
     }
 

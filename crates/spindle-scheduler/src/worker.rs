@@ -56,7 +56,7 @@ use crate::metrics::{self, Counters, WorkerMetrics};
 use crate::queue::{steal_until_settled, LocalQueue};
 use crate::scheduler::{Shared, WorkerContext, CONTEXT};
 use crate::slow_poll::{PollStamp, Watch};
-use crate::task::{set_current_task, Header, Runnable};
+use crate::task::{Header, Runnable};
 use crossbeam_utils::Backoff;
 use spindle_core::{Park, Unpark};
 use std::cell::Cell;
@@ -356,12 +356,9 @@ impl<P: Park> Worker<P> {
             }
         }
         self.poll_batch(cx, task);
-        set_current_task(None);
     }
 
-    /// Polls `task`, then the tasks it leaves in the LIFO slot, up to [`MAX_LIFO_POLLS`]. Each
-    /// poll's task is this thread's current task from its start until the next poll starts (or
-    /// the batch ends): no restore after each poll, as nothing else runs in between.
+    /// Polls `task`, then the tasks it leaves in the LIFO slot, up to [`MAX_LIFO_POLLS`].
     fn poll_batch(&mut self, cx: &WorkerContext, mut task: Runnable) {
         let mut lifo_polls = 0;
         // With a slow-poll watch, the coarse time: read before the first poll, then after each
@@ -374,7 +371,6 @@ impl<P: Park> Worker<P> {
         };
         loop {
             self.budget.set(crate::coop::BUDGET_PER_POLL);
-            set_current_task(Some(task.header().id));
             let requeued = match &self.watch {
                 None => task.run(),
                 Some(watch) => {

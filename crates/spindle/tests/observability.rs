@@ -32,6 +32,55 @@ fn task_ids_are_unique_and_seen_from_inside() {
     });
 }
 
+/// Records `task::try_id()` when dropped.
+struct RecordIdOnDrop(std::sync::mpsc::Sender<Option<spindle::task::Id>>);
+
+impl Drop for RecordIdOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(spindle::task::try_id());
+    }
+}
+
+#[test]
+fn a_tasks_id_is_seen_in_its_futures_destructor_and_nowhere_after() {
+    with_watchdog("task id in drop", Duration::from_secs(20), || {
+        let runtime = spindle::Builder::new().worker_threads(1).build().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Completed: the future (and what it holds) is dropped right after its last poll.
+        let guard = RecordIdOnDrop(tx.clone());
+        let done = runtime.spawn(async move {
+            spindle::yield_now().await;
+            drop(guard);
+            spindle::task::id()
+        });
+        let id = runtime.block_on(done).unwrap();
+        assert_eq!(rx.recv().unwrap(), Some(id));
+        // Aborted while idle: the worker drops the future, as that task.
+        let guard = RecordIdOnDrop(tx.clone());
+        let (started_tx, started_rx) = futures::channel::oneshot::channel();
+        let idle = runtime.spawn(async move {
+            let _guard = guard;
+            started_tx.send(()).unwrap();
+            std::future::pending::<()>().await
+        });
+        let idle_id = idle.id();
+        runtime.block_on(started_rx).unwrap();
+        idle.abort();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Some(idle_id)
+        );
+        // A local task run between polls of block_on's future: its id there, none after.
+        let outside = runtime.block_on(async {
+            let inner = spindle::spawn_local(async { spindle::task::id() });
+            let inner_id = inner.id();
+            assert_eq!(inner.await.unwrap(), inner_id);
+            spindle::task::try_id()
+        });
+        assert_eq!(outside, None);
+    });
+}
+
 #[test]
 #[should_panic(expected = "outside a task")]
 fn task_id_outside_a_task_panics() {

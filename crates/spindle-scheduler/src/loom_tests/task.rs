@@ -243,6 +243,32 @@ impl Future for YieldThenReady {
     }
 }
 
+/// Stashes its waker on its first poll, wakes itself during its second (a `yield_now`), and
+/// is ready on its third: only its own wake brings the third poll.
+struct YieldOnSecondPoll {
+    polls: u8,
+    stash: Option<Stash>,
+    _state: Tracked,
+}
+
+impl Future for YieldOnSecondPoll {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.polls += 1;
+        match self.polls {
+            1 => {
+                self.stash.take().expect("first poll").put(cx.waker());
+                Poll::Pending
+            }
+            2 => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            _ => Poll::Ready(()),
+        }
+    }
+}
+
 /// Ready on its first poll with a tracked output.
 struct ReadyNow {
     output: Option<Tracked>,
@@ -396,6 +422,51 @@ fn wake_by_ref_vs_poll() {
             handle.is_finished(),
             "lost wake-up: the task never saw `open`"
         );
+        assert!(matches!(
+            poll_handle(&mut handle, Waker::noop()),
+            Poll::Ready(Ok(()))
+        ));
+        assert_eq!(drops.get(), 1, "the future is dropped exactly once");
+        drop(handle);
+        assert!(sched.is_idle());
+    });
+}
+
+/// A task that wakes itself during its poll (noted by its runner's thread, not in the state
+/// word) races a wake from another thread, which can find it scheduled (and be coalesced
+/// into the very poll that then wakes itself), running, or scheduled again by the runner at
+/// the end of the poll.
+///
+/// Catches: a self-wake that is lost (the other thread's wake was coalesced before the poll,
+/// and nothing else will ever wake the task: it never completes), a task requeued twice (by
+/// the runner and by the other thread's wake: two threads in the future), and a miscounted
+/// reference.
+#[test]
+fn self_wake_vs_wake_from_another_thread() {
+    model(|| {
+        let sched = TestScheduler::new();
+        let drops = Drops::default();
+        let stash = Stash::default();
+        let mut handle = sched.spawn(YieldOnSecondPoll {
+            polls: 0,
+            stash: Some(stash.clone()),
+            _state: drops.track(),
+        });
+        sched.run_until_idle();
+        let waker = stash.take();
+        // Queued for the second poll, which wakes itself.
+        waker.wake_by_ref();
+
+        let waking = thread::spawn(move || waker.wake_by_ref());
+        let runner = {
+            let sched = sched.clone();
+            thread::spawn(move || assert!(sched.run_one()))
+        };
+        waking.join().unwrap();
+        runner.join().unwrap();
+
+        sched.run_until_idle();
+        assert!(handle.is_finished(), "lost self-wake: the task went idle");
         assert!(matches!(
             poll_handle(&mut handle, Waker::noop()),
             Poll::Ready(Ok(()))

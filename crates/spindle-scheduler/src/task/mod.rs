@@ -33,9 +33,10 @@
 //! | idle | wake | scheduled | waker makes a `Runnable` (+1 ref) and hands it to the scheduler |
 //! | scheduled | wake | scheduled | nothing: the existing `Runnable` will poll |
 //! | scheduled | `run` | running | the runner owns the future |
-//! | running | wake | notified-while-running | nothing now |
+//! | running | wake from another thread | notified-while-running | nothing now |
+//! | running | wake from the runner's own thread | running | noted in a thread-local, not the word |
 //! | running | poll → `Pending` | idle | runner drops its ref |
-//! | notified-while-running | poll → `Pending` | scheduled | runner requeues its `Runnable` at the back |
+//! | notified-while-running, or running and noted | poll → `Pending` | scheduled | runner requeues its `Runnable` at the back |
 //! | running | poll → `Ready` / panic | complete | runner stores the output or `JoinError::Panic` |
 //! | idle | abort | scheduled + cancelled | a `Runnable` is made; whoever runs it drops the future |
 //! | scheduled, running | abort | + cancelled | the runner drops the future instead of (or after) polling |
@@ -63,7 +64,11 @@
 //! One word for flags and count makes every hand-off a single compare-and-swap, and lets a
 //! wake of an already scheduled task cost one read-modify-write. Wakes during a poll never
 //! push a second copy of the task: the runner requeues it once, at the back, which is also
-//! how `yield_now` reaches the end of the queue instead of the LIFO slot.
+//! how `yield_now` reaches the end of the queue instead of the LIFO slot. A task that wakes
+//! itself (`yield_now`, a spent budget) does so on the thread that runs it, which notes the
+//! wake in a thread-local (`id::RunningHere`) instead of the word: the compare-and-swap that
+//! ends the poll then sets `SCHEDULED` itself, so a yield costs two read-modify-writes, not
+//! three. The same thread-local says which task the thread runs (`try_current_task_id`).
 
 mod error;
 mod id;
@@ -74,7 +79,6 @@ pub(crate) mod state;
 mod waker;
 
 pub use error::JoinError;
-pub(crate) use id::set_current_task;
 pub use id::{try_current_task_id, Id};
 pub use join::JoinHandle;
 pub(crate) use raw::{new_task, Header, OwnedLinks, Runnable, Spawned, TaskRef};

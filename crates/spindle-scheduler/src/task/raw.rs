@@ -27,6 +27,7 @@
 
 mod vtable;
 
+use super::id::note_wake_of_running_task;
 use super::site::SpawnSite;
 use super::state::{Notify, State, ToShutdown};
 use super::waker::JoinWaker;
@@ -342,6 +343,9 @@ impl TaskRef {
 /// # Safety
 /// `ptr` is a task pointer, and the caller holds one of its counted references for the call.
 pub(crate) unsafe fn wake_by_ref(ptr: NonNull<Header>) {
+    if note_wake_of_running_task(ptr) {
+        return;
+    }
     // SAFETY: the caller's reference lasts for the call.
     let header = unsafe { header(ptr) };
     if header.state.transition_to_notified_by_ref() == Notify::Submit {

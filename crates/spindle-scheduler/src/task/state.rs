@@ -157,15 +157,19 @@ impl State {
     }
 
     /// After a `Pending` poll: RUNNING -> idle, releasing the runner's reference, unless the
-    /// task was woken or aborted meanwhile.
-    pub(crate) fn transition_to_idle(&self) -> ToIdle {
+    /// task was woken (by another thread, in the state word, or by the runner itself, which
+    /// says so: `woke_itself`) or aborted meanwhile.
+    pub(crate) fn transition_to_idle(&self, woke_itself: bool) -> ToIdle {
         self.update(|s| {
             debug_assert!(s.is_running());
             if s.is_cancelled() {
                 return (ToIdle::Cancel, None);
             }
-            if s.is_scheduled() {
-                return (ToIdle::Notified, Some(Snapshot(s.0 & !RUNNING)));
+            if s.is_scheduled() || woke_itself {
+                return (
+                    ToIdle::Notified,
+                    Some(Snapshot((s.0 & !RUNNING) | SCHEDULED)),
+                );
             }
             let next = Snapshot((s.0 & !RUNNING) - REF_ONE);
             let outcome = if next.ref_count() == 0 {
@@ -418,15 +422,28 @@ mod tests {
         let state = State::new(2);
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
         assert_eq!(state.transition_to_notified_by_ref(), Notify::Nothing);
-        assert_eq!(state.transition_to_idle(), ToIdle::Notified);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Notified);
         assert!(state.load().is_scheduled());
+    }
+
+    #[test]
+    fn a_runner_that_woke_its_task_requeues_it_keeping_its_reference() {
+        let state = State::new(2);
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.transition_to_idle(true), ToIdle::Notified);
+        assert!(state.load().is_scheduled() && !state.load().is_running());
+        assert_eq!(state.load().ref_count(), 2);
+        // An abort meanwhile wins: the runner drops the future instead.
+        assert_eq!(state.transition_to_running(), ToRunning::Poll);
+        assert_eq!(state.transition_to_notified_and_cancel(), Notify::Nothing);
+        assert_eq!(state.transition_to_idle(true), ToIdle::Cancel);
     }
 
     #[test]
     fn wake_of_idle_task_submits_once() {
         let state = State::new(2);
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
-        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(state.load().ref_count(), 1);
         assert_eq!(state.transition_to_notified_by_ref(), Notify::Submit);
         assert_eq!(state.transition_to_notified_by_ref(), Notify::Nothing);
@@ -437,7 +454,7 @@ mod tests {
     fn abort_of_idle_task_schedules_it_cancelled() {
         let state = State::new(2);
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
-        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(state.transition_to_notified_and_cancel(), Notify::Submit);
         assert_eq!(state.transition_to_running(), ToRunning::Cancel);
         assert_eq!(state.load().polls(), 1, "dropping the future is not a poll");
@@ -460,7 +477,7 @@ mod tests {
         assert_eq!(state.transition_to_running(), ToRunning::Cancel);
         let idle = State::new(2);
         assert_eq!(idle.transition_to_running(), ToRunning::Poll);
-        assert_eq!(idle.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(idle.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(idle.transition_to_shutdown(), ToShutdown::Claimed);
         assert!(idle.load().is_running());
     }
@@ -469,7 +486,7 @@ mod tests {
     fn polls_are_counted_up_to_the_limit_without_touching_the_count() {
         let state = State::new(2);
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
-        assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(state.transition_to_idle(false), ToIdle::Idle);
         assert_eq!(state.transition_to_notified_by_ref(), Notify::Submit);
         assert_eq!(state.transition_to_running(), ToRunning::Poll);
         assert_eq!(state.load().polls(), 2);

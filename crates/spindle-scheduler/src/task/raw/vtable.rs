@@ -17,6 +17,7 @@
 //!    (Miri reports it).
 
 use super::{cell, Cell, Header, Runnable, TaskRef};
+use crate::task::id::RunningHere;
 use crate::task::state::{Snapshot, ToIdle, ToRunning};
 use crate::task::{waker, JoinError, Schedule};
 use std::future::Future;
@@ -127,9 +128,13 @@ where
     // SAFETY: an (`F`, `S`) task; the `Runnable`'s reference keeps it allocated until that
     // reference is released or handed on below, after the last use of `cell`.
     let cell = unsafe { cell::<F, S>(ptr) };
+    let running = RunningHere::enter(ptr);
     if cell.header.state.transition_to_running() == ToRunning::Cancel {
-        // SAFETY: RUNNING is ours; the `Runnable`'s reference passes to `cancel`.
-        unsafe { cancel::<F, S>(ptr) };
+        // SAFETY: RUNNING is ours.
+        let output = unsafe { cancelled_output(cell) };
+        running.leave();
+        // SAFETY: RUNNING is ours, the stage is empty, and the `Runnable`'s reference passes on.
+        unsafe { complete::<F, S>(ptr, output) };
         return false;
     }
     // SAFETY: the `Runnable`'s reference lasts for the whole poll.
@@ -142,7 +147,8 @@ where
     }));
     let output = match polled {
         Ok(Poll::Pending) => {
-            return match cell.header.state.transition_to_idle() {
+            let woke_itself = running.leave();
+            return match cell.header.state.transition_to_idle(woke_itself) {
                 ToIdle::Idle => false,
                 // The `Runnable` handed back keeps the runner's reference.
                 ToIdle::Notified => cell
@@ -170,6 +176,8 @@ where
         Ok(()) => output,
         Err(payload) => Err(JoinError::panic(payload)),
     };
+    // Before `complete` gives up the reference that keeps the task allocated.
+    running.leave();
     // SAFETY: RUNNING is ours and the runner's reference passes to `complete`.
     unsafe { complete::<F, S>(ptr, output) };
     false
@@ -200,13 +208,23 @@ where
     // to `complete`, after the last use of `cell`.
     let cell = unsafe { cell::<F, S>(ptr) };
     // SAFETY: RUNNING is the caller's.
-    let output = match unsafe { drop_future(cell) } {
-        Ok(()) => Err(JoinError::cancelled()),
-        Err(payload) => Err(JoinError::panic(payload)),
-    };
+    let output = unsafe { cancelled_output(cell) };
     // SAFETY: RUNNING is the caller's, the stage is now empty, and the caller's reference
     // passes on.
     unsafe { complete::<F, S>(ptr, output) }
+}
+
+/// Drops a cancelled task's future: its output is `JoinError::Cancelled`, or `Panic` if the
+/// future's destructor panicked.
+///
+/// # Safety
+/// The caller owns the future (`RUNNING`).
+unsafe fn cancelled_output<F: Future, S>(cell: &Cell<F, S>) -> Result<F::Output, JoinError> {
+    // SAFETY: forwarded from the caller.
+    match unsafe { drop_future(cell) } {
+        Ok(()) => Err(JoinError::cancelled()),
+        Err(payload) => Err(JoinError::panic(payload)),
+    }
 }
 
 /// Stores the output, publishes `COMPLETE`, wakes the joiner, and releases the references.
