@@ -175,7 +175,15 @@ pub(crate) struct Worker<P: Park> {
     /// slice's bounds check cost about five instructions.
     own: NonNull<Remote<P::Unparker>>,
     park: P,
+    /// Counts polls (and loop turns), published for the watch on stuck workers.
     tick: u32,
+    /// The ticks of the last look at the injector first, of the pinned tasks first, and of
+    /// the maintenance poll. A look is due once the tick has moved [`GLOBAL_QUEUE_INTERVAL`]
+    /// (or [`EVENT_INTERVAL`]) past it: the LIFO polls of one turn move the tick by up to
+    /// [`MAX_LIFO_POLLS`] more, so a test for an exact multiple would skip most turns.
+    injector_turn: u32,
+    pinned_turn: u32,
+    event_turn: u32,
     is_searching: bool,
     rng: FastRand,
     /// Each victim's tick when this worker last parked, for spotting stuck workers.
@@ -235,6 +243,10 @@ impl<P: Park> Worker<P> {
             own,
             park,
             tick: 0,
+            injector_turn: 0,
+            // Halfway between two looks at the injector.
+            pinned_turn: (GLOBAL_QUEUE_INTERVAL / 2).wrapping_sub(GLOBAL_QUEUE_INTERVAL),
+            event_turn: 0,
             is_searching: false,
             rng: FastRand(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
             seen_ticks: vec![0; workers],
@@ -288,7 +300,8 @@ impl<P: Park> Worker<P> {
                 }
             }
             self.next_tick();
-            if self.tick % EVENT_INTERVAL == 0 {
+            if self.tick.wrapping_sub(self.event_turn) >= EVENT_INTERVAL {
+                self.event_turn = self.tick;
                 self.poll_driver(cx);
             }
             match self.next_task(cx).or_else(|| self.search(cx)) {
@@ -320,16 +333,16 @@ impl<P: Park> Worker<P> {
     }
 
     fn next_task(&mut self, cx: &WorkerContext) -> Option<Runnable> {
-        // Two divisibility tests (a multiply and a compare each), the second only with pinned
-        // tasks queued: a remainder compared with two values costs a whole division's worth
-        // of instructions on every poll (6 more per `yield_now`, in callgrind).
-        if self.tick % GLOBAL_QUEUE_INTERVAL == 0 {
+        // The second test only with pinned tasks queued.
+        if self.tick.wrapping_sub(self.injector_turn) >= GLOBAL_QUEUE_INTERVAL {
+            self.injector_turn = self.tick;
             if let Some(task) = self.pop_injector(cx) {
                 return Some(task);
             }
         } else if !self.remote().pinned.is_empty()
-            && self.tick.wrapping_sub(GLOBAL_QUEUE_INTERVAL / 2) % GLOBAL_QUEUE_INTERVAL == 0
+            && self.tick.wrapping_sub(self.pinned_turn) >= GLOBAL_QUEUE_INTERVAL
         {
+            self.pinned_turn = self.tick;
             if let Some(task) = self.remote().pinned.pop() {
                 return Some(task);
             }

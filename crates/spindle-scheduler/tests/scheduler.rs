@@ -250,3 +250,81 @@ fn cpu_time_of_threads(prefix: &str) -> Duration {
         .sum();
     Duration::from_millis(ticks * 10)
 }
+
+/// One half of a pair of tasks that wake each other through the LIFO slot, forever (until
+/// `stop`): each poll counts itself, wakes the partner, and stays pending until woken back.
+struct PingPongHalf {
+    polls: Arc<AtomicUsize>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    mine: Arc<std::sync::Mutex<Option<std::task::Waker>>>,
+    partner: Arc<std::sync::Mutex<Option<std::task::Waker>>>,
+}
+
+impl std::future::Future for PingPongHalf {
+    type Output = ();
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.stop.load(Ordering::SeqCst) {
+            if let Some(partner) = self.partner.lock().unwrap().take() {
+                partner.wake();
+            }
+            return std::task::Poll::Ready(());
+        }
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        *self.mine.lock().unwrap() = Some(cx.waker().clone());
+        if let Some(partner) = self.partner.lock().unwrap().take() {
+            partner.wake();
+        }
+        std::task::Poll::Pending
+    }
+}
+
+/// A pair of tasks waking each other runs through the LIFO slot, up to `MAX_LIFO_POLLS` polls
+/// after each loop turn's first, and a task spawned from outside must still be taken from the
+/// injector within about `GLOBAL_QUEUE_INTERVAL` (61) polls. The look at the injector was due
+/// when the loop's tick was a multiple of 61; the LIFO polls move the tick too, so with 4
+/// polls per turn the loop met a multiple only every 61 turns (244 polls).
+#[test]
+#[cfg_attr(miri, ignore = "counts tens of thousands of polls")]
+fn a_remote_spawn_is_taken_within_61_polls_of_a_lifo_chain() {
+    let scheduler = scheduler(1);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (a, b) = (Arc::default(), Arc::default());
+    let half = |mine: &Arc<_>, partner: &Arc<_>| PingPongHalf {
+        polls: polls.clone(),
+        stop: stop.clone(),
+        mine: Arc::clone(mine),
+        partner: Arc::clone(partner),
+    };
+    let first = scheduler.spawn(half(&a, &b));
+    let second = scheduler.spawn(half(&b, &a));
+    let mut delays = Vec::new();
+    for _ in 0..20 {
+        let target = polls.load(Ordering::SeqCst) + 1_000;
+        while polls.load(Ordering::SeqCst) < target {
+            std::hint::spin_loop();
+        }
+        let counter = polls.clone();
+        let at_spawn = counter.load(Ordering::SeqCst);
+        let late = scheduler.spawn(async move { counter.load(Ordering::SeqCst) });
+        delays.push(block_on(late).unwrap() - at_spawn);
+    }
+    stop.store(true, Ordering::SeqCst);
+    for waker in [&a, &b] {
+        if let Some(waker) = waker.lock().unwrap().take() {
+            waker.wake();
+        }
+    }
+    block_on(first).unwrap();
+    block_on(second).unwrap();
+    // 61 ticks and one loop turn's LIFO polls, with room for the polls that run while the
+    // spawn itself is made.
+    let worst = *delays.iter().max().unwrap();
+    assert!(
+        worst <= 61 + 3 + 16,
+        "the injector waited {worst} polls of the LIFO chain (each try: {delays:?})"
+    );
+}

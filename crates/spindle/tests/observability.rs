@@ -55,7 +55,8 @@ fn a_tasks_id_is_seen_in_its_futures_destructor_and_nowhere_after() {
         });
         let id = runtime.block_on(done).unwrap();
         assert_eq!(rx.recv().unwrap(), Some(id));
-        // Aborted while idle: the worker drops the future, as that task.
+        // Aborted while idle, or during the poll that says it started: the future is dropped
+        // as that task either way.
         let guard = RecordIdOnDrop(tx.clone());
         let (started_tx, started_rx) = futures::channel::oneshot::channel();
         let idle = runtime.spawn(async move {

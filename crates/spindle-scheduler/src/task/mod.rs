@@ -33,8 +33,8 @@
 //! | idle | wake | scheduled | waker makes a `Runnable` (+1 ref) and hands it to the scheduler |
 //! | scheduled | wake | scheduled | nothing: the existing `Runnable` will poll |
 //! | scheduled | `run` | running | the runner owns the future |
-//! | running | wake from another thread | notified-while-running | nothing now |
-//! | running | wake from the runner's own thread | running | noted in a thread-local, not the word |
+//! | running | wake (any other) | notified-while-running | nothing now |
+//! | running | `wake_by_ref` on the thread running it, by its own poll | running | noted in a thread-local, not the word |
 //! | running | poll → `Pending` | idle | runner drops its ref |
 //! | notified-while-running, or running and noted | poll → `Pending` | scheduled | runner requeues its `Runnable` at the back |
 //! | running | poll → `Ready` / panic | complete | runner stores the output or `JoinError::Panic` |

@@ -128,15 +128,12 @@ where
     // SAFETY: an (`F`, `S`) task; the `Runnable`'s reference keeps it allocated until that
     // reference is released or handed on below, after the last use of `cell`.
     let cell = unsafe { cell::<F, S>(ptr) };
-    let running = RunningHere::enter(ptr);
     if cell.header.state.transition_to_running() == ToRunning::Cancel {
-        // SAFETY: RUNNING is ours.
-        let output = unsafe { cancelled_output(cell) };
-        running.leave();
-        // SAFETY: RUNNING is ours, the stage is empty, and the `Runnable`'s reference passes on.
-        unsafe { complete::<F, S>(ptr, output) };
+        // SAFETY: RUNNING is ours; the `Runnable`'s reference passes to `cancel`.
+        unsafe { cancel::<F, S>(ptr) };
         return false;
     }
+    let running = RunningHere::enter(ptr);
     // SAFETY: the `Runnable`'s reference lasts for the whole poll.
     let waker = unsafe { waker::borrowed(ptr) };
     let mut cx = Context::from_waker(&waker);
@@ -207,24 +204,18 @@ where
     // SAFETY: an (`F`, `S`) task; the caller's reference keeps it allocated until it passes
     // to `complete`, after the last use of `cell`.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // The future's destructor runs as the task (`try_current_task_id`), until `complete`
+    // gives up the reference.
+    let running = RunningHere::enter(ptr);
     // SAFETY: RUNNING is the caller's.
-    let output = unsafe { cancelled_output(cell) };
+    let output = match unsafe { drop_future(cell) } {
+        Ok(()) => Err(JoinError::cancelled()),
+        Err(payload) => Err(JoinError::panic(payload)),
+    };
+    running.leave();
     // SAFETY: RUNNING is the caller's, the stage is now empty, and the caller's reference
     // passes on.
     unsafe { complete::<F, S>(ptr, output) }
-}
-
-/// Drops a cancelled task's future: its output is `JoinError::Cancelled`, or `Panic` if the
-/// future's destructor panicked.
-///
-/// # Safety
-/// The caller owns the future (`RUNNING`).
-unsafe fn cancelled_output<F: Future, S>(cell: &Cell<F, S>) -> Result<F::Output, JoinError> {
-    // SAFETY: forwarded from the caller.
-    match unsafe { drop_future(cell) } {
-        Ok(()) => Err(JoinError::cancelled()),
-        Err(payload) => Err(JoinError::panic(payload)),
-    }
 }
 
 /// Stores the output, publishes `COMPLETE`, wakes the joiner, and releases the references.
