@@ -58,8 +58,10 @@ fn spawn_to_start_delays(rt: &spindle::Runtime, trials: usize) -> Vec<Duration> 
 /// `LIFO_WATCH_INTERVAL`); before it, a child waited for an idle worker's 2 ms timed park, a
 /// median of 2 to 5 ms, or for the end of the parent's poll. Asserted with slack: median
 /// under 1.5 ms and 90th percentile under 3 ms. A loaded machine (compilers on both cores)
-/// delays the idle worker's thread itself by milliseconds, so a round that misses is
-/// measured again, up to five rounds; the old design misses in every round.
+/// delays the idle worker's thread itself by milliseconds, and so does a noisy neighbour on a
+/// shared host for seconds at a time (CI once saw five rounds in a row miss at 16 workers,
+/// with p90s of 3.5 to 5.8 ms), so a round that misses is measured again, up to ten rounds
+/// (25 s); the old design misses in every round.
 #[test]
 fn a_child_spawned_before_a_long_poll_starts_on_the_idle_worker() {
     assert_children_start_quickly(2);
@@ -80,7 +82,7 @@ fn assert_children_start_quickly(workers: usize) {
     with_watchdog("spawn-latency", Duration::from_secs(120), move || {
         let rt = runtime_exactly(workers);
         let mut rounds = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..10 {
             let delays = spawn_to_start_delays(&rt, 100);
             let (median, p90) = (delays[delays.len() / 2], delays[delays.len() * 9 / 10]);
             let max = delays[delays.len() - 1];
