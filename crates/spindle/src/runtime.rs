@@ -169,7 +169,6 @@ impl Runtime {
     fn block_on_current_thread<F: Future>(&self, future: F) -> F::Output {
         let _guard = context::enter_block_on(&self.handle);
         let failure = self.handle.failure.as_deref();
-        let timer = self.handle.timer();
         let scheduler = self
             .scheduler
             .as_ref()
@@ -184,7 +183,6 @@ impl Runtime {
             }),
             CurrentThreadCaller {
                 handle: &self.handle,
-                timer,
                 waiting: None,
             },
         );
@@ -1060,13 +1058,12 @@ impl Drop for BlockOnCall<'_> {
 /// waits while another thread's `block_on` runs it.
 struct CurrentThreadCaller<'a> {
     handle: &'a Handle,
-    timer: &'a Arc<Timer>,
     /// While it waits, the call is registered as any `block_on` is (`Handle::block_on_call`),
     /// so that a paused clock does not jump while it can still run.
     waiting: Option<BlockOnCall<'a>>,
 }
 
-impl<'a> BlockOnHooks for CurrentThreadCaller<'a> {
+impl BlockOnHooks for CurrentThreadCaller<'_> {
     type Driving = spindle_timer::EnterGuard;
 
     /// While this thread runs the worker, its sleeps go to the worker's wheel; while it only
@@ -1074,7 +1071,7 @@ impl<'a> BlockOnHooks for CurrentThreadCaller<'a> {
     fn drive(&mut self) -> spindle_timer::EnterGuard {
         // The worker's own parks count for the probe from here on.
         self.waiting = None;
-        spindle_timer::enter(self.timer.clone(), Some(0))
+        spindle_timer::enter(self.handle.timer().clone(), Some(0))
     }
 
     fn waiting(&mut self, woken: &spindle_core::WokenFlag) {

@@ -154,6 +154,37 @@ fn poll_handle<T>(handle: &mut JoinHandle<T>, waker: &Waker) -> Poll<Result<T, J
     Pin::new(handle).poll(&mut Context::from_waker(waker))
 }
 
+/// Runs `wake` on one thread while another runs the one task queued on `sched`, then runs
+/// whatever that left queued.
+fn race_with_one_run(sched: &TestScheduler, wake: impl FnOnce() + Send + 'static) {
+    let waking = thread::spawn(wake);
+    let runner = {
+        let sched = sched.clone();
+        thread::spawn(move || assert!(sched.run_one()))
+    };
+    waking.join().unwrap();
+    runner.join().unwrap();
+    sched.run_until_idle();
+}
+
+/// The task behind `handle` finished with `()` (else: `lost`), its future was dropped exactly
+/// once, and nothing of it is left on `sched` once the handle is gone.
+fn assert_completed_once(
+    sched: &TestScheduler,
+    mut handle: JoinHandle<()>,
+    drops: &Drops,
+    lost: &str,
+) {
+    assert!(handle.is_finished(), "{lost}");
+    assert!(matches!(
+        poll_handle(&mut handle, Waker::noop()),
+        Poll::Ready(Ok(()))
+    ));
+    assert_eq!(drops.get(), 1, "the future is dropped exactly once");
+    drop(handle);
+    assert!(sched.is_idle());
+}
+
 /// Where a future leaves a clone of the first waker it is polled with, for a model thread to
 /// wake later. Only touched outside loom operations, so a std mutex is safe here.
 #[derive(Clone, Default)]
@@ -337,7 +368,7 @@ fn wake_vs_poll() {
             let drops = Drops::default();
             let open = Arc::new(AtomicBool::new(false));
             let stash = Stash::default();
-            let mut handle = sched.spawn(WaitOpen {
+            let handle = sched.spawn(WaitOpen {
                 open: open.clone(),
                 stash: Some(stash.clone()),
                 _state: drops.track(),
@@ -347,7 +378,7 @@ fn wake_vs_poll() {
             let waker = stash.take();
             waker.wake_by_ref();
 
-            let waking = thread::spawn(move || {
+            race_with_one_run(&sched, move || {
                 open.store(true, Relaxed);
                 if by_ref {
                     waker.wake_by_ref();
@@ -355,25 +386,12 @@ fn wake_vs_poll() {
                     waker.wake();
                 }
             });
-            let runner = {
-                let sched = sched.clone();
-                thread::spawn(move || assert!(sched.run_one()))
-            };
-            waking.join().unwrap();
-            runner.join().unwrap();
-
-            sched.run_until_idle();
-            assert!(
-                handle.is_finished(),
-                "lost wake-up: the task never saw `open`"
+            assert_completed_once(
+                &sched,
+                handle,
+                &drops,
+                "lost wake-up: the task never saw `open`",
             );
-            assert!(matches!(
-                poll_handle(&mut handle, Waker::noop()),
-                Poll::Ready(Ok(()))
-            ));
-            assert_eq!(drops.get(), 1, "the future is dropped exactly once");
-            drop(handle);
-            assert!(sched.is_idle());
         });
     }
 }
@@ -394,7 +412,7 @@ fn wake_by_ref_vs_poll() {
         let drops = Drops::default();
         let open = Arc::new(AtomicBool::new(false));
         let slot = Arc::new(Mutex::new(None::<Waker>));
-        let mut handle = sched.spawn(WaitOpenRegistered {
+        let handle = sched.spawn(WaitOpenRegistered {
             open: open.clone(),
             slot: slot.clone(),
             _state: drops.track(),
@@ -403,32 +421,19 @@ fn wake_by_ref_vs_poll() {
         // Idle, with its waker registered. Queue it once more for the runner.
         slot.lock().as_ref().unwrap().wake_by_ref();
 
-        let waking = thread::spawn(move || {
+        race_with_one_run(&sched, move || {
             open.store(true, Release);
             let waker = slot.lock().take();
             if let Some(waker) = waker {
                 waker.wake_by_ref();
             }
         });
-        let runner = {
-            let sched = sched.clone();
-            thread::spawn(move || assert!(sched.run_one()))
-        };
-        waking.join().unwrap();
-        runner.join().unwrap();
-
-        sched.run_until_idle();
-        assert!(
-            handle.is_finished(),
-            "lost wake-up: the task never saw `open`"
+        assert_completed_once(
+            &sched,
+            handle,
+            &drops,
+            "lost wake-up: the task never saw `open`",
         );
-        assert!(matches!(
-            poll_handle(&mut handle, Waker::noop()),
-            Poll::Ready(Ok(()))
-        ));
-        assert_eq!(drops.get(), 1, "the future is dropped exactly once");
-        drop(handle);
-        assert!(sched.is_idle());
     });
 }
 
@@ -447,7 +452,7 @@ fn self_wake_vs_wake_from_another_thread() {
         let sched = TestScheduler::new();
         let drops = Drops::default();
         let stash = Stash::default();
-        let mut handle = sched.spawn(YieldOnSecondPoll {
+        let handle = sched.spawn(YieldOnSecondPoll {
             polls: 0,
             stash: Some(stash.clone()),
             _state: drops.track(),
@@ -457,23 +462,8 @@ fn self_wake_vs_wake_from_another_thread() {
         // Queued for the second poll, which wakes itself.
         waker.wake_by_ref();
 
-        let waking = thread::spawn(move || waker.wake_by_ref());
-        let runner = {
-            let sched = sched.clone();
-            thread::spawn(move || assert!(sched.run_one()))
-        };
-        waking.join().unwrap();
-        runner.join().unwrap();
-
-        sched.run_until_idle();
-        assert!(handle.is_finished(), "lost self-wake: the task went idle");
-        assert!(matches!(
-            poll_handle(&mut handle, Waker::noop()),
-            Poll::Ready(Ok(()))
-        ));
-        assert_eq!(drops.get(), 1, "the future is dropped exactly once");
-        drop(handle);
-        assert!(sched.is_idle());
+        race_with_one_run(&sched, move || waker.wake_by_ref());
+        assert_completed_once(&sched, handle, &drops, "lost self-wake: the task went idle");
     });
 }
 
