@@ -318,7 +318,7 @@ impl Idle {
     }
 
     /// Workers running or searching (not parked).
-    #[cfg(all(loom, test))]
+    #[cfg(loom)]
     pub(crate) fn num_unparked(&self) -> usize {
         self.counts().unparked()
     }

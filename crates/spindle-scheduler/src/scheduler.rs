@@ -35,7 +35,7 @@ use crate::owned::OwnedTasks;
 use crate::queue::{steal_until_settled, Injector, LocalQueue};
 use crate::slow_poll::Watch;
 use crate::task::{
-    new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, Spawned, TaskRef,
+    new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, SpawnSite, Spawned, TaskRef,
 };
 use crate::worker::{DriveCore, Remote};
 use spindle_core::Unpark;
@@ -412,7 +412,7 @@ where
         let spawned = match cx {
             Some(cx) => Spawned {
                 id: Id::next_in(&cx.ids),
-                location,
+                site: SpawnSite::of(location),
                 at_ms: cx.now_ms.get(),
             },
             None => Spawned::now(location),

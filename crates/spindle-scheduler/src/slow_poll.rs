@@ -333,8 +333,6 @@ impl PollStamp {
         }
         // The stamp was unchanged around the reads, so they are the stamped poll's (module
         // docs).
-        // SAFETY: `begin` stores only the `to_u32` of a site.
-        let site = unsafe { SpawnSite::from_u32(site) };
-        Some((Id::from_u64(id)?, site, start_ms))
+        Some((Id::from_u64(id)?, SpawnSite::from_u32(site), start_ms))
     }
 }

@@ -4,15 +4,12 @@
 //! A task is one `Box`ed [`Cell`]: the type-independent [`Header`] at offset 0, then the
 //! scheduler and the stage of one concrete (future, scheduler) pair. Everything outside this
 //! module sees only a `NonNull<Header>`; the header's [`Vtable`] (see [`vtable`]) is the one way
-//! back to the concrete type. The header does not hold the vtable's address: its spawn site
-//! names the (location, task type) pair, whose vtable the site table keeps
-//! ([`site`](super::site)), so the id, the site and the spawn time fit in the 48 bytes a
-//! header took before it had them.
+//! back to the concrete type.
 //!
 //! # Invariants
 //!
 //! 1. A task pointer is the address of a `Cell<F, S>` made by [`new_task::<F, S>`], and its
-//!    header's vtable ([`Header::vtable`]) is that pair's. `repr(C)` keeps the header first, so the two pointers
+//!    header's vtable is that pair's. `repr(C)` keeps the header first, so the two pointers
 //!    are one.
 //! 2. The allocation lives while the state word counts a reference. [`Runnable`],
 //!    [`JoinHandle`], [`TaskRef`] and every task [`Waker`](std::task::Waker) hold one each; whoever takes the
@@ -49,13 +46,13 @@ pub(crate) use vtable::Vtable;
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) state: State,
+    pub(crate) vtable: &'static Vtable,
     /// The owned-task registry's links; guarded by the registry shard's lock.
     pub(crate) owned: UnsafeCell<OwnedLinks>,
     /// Written by the `JoinHandle` per invariant 4 of the task module.
     pub(crate) join_waker: UnsafeCell<JoinWaker>,
     pub(crate) id: Id,
-    /// Where the task was spawned (`#[track_caller]` through every spawn function), and its
-    /// vtable: [`Header::vtable`].
+    /// Where the task was spawned (`#[track_caller]` through every spawn function).
     pub(crate) site: SpawnSite,
     /// When the task was spawned: [`clock::coarse_millis`], or the spawning worker's reading of
     /// it at its last maintenance tick or wake-up (`WorkerContext::now_ms`).
@@ -174,7 +171,7 @@ unsafe impl Send for TaskRef {}
 /// What a task dump shows of a task's birth.
 pub(crate) struct Spawned {
     pub(crate) id: Id,
-    pub(crate) location: &'static Location<'static>,
+    pub(crate) site: SpawnSite,
     /// [`clock::coarse_millis`], or a worker's recent reading of it.
     pub(crate) at_ms: u32,
 }
@@ -184,7 +181,7 @@ impl Spawned {
     pub(crate) fn now(location: &'static Location<'static>) -> Spawned {
         Spawned {
             id: Id::next(),
-            location,
+            site: SpawnSite::of(location),
             at_ms: clock::coarse_millis(),
         }
     }
@@ -206,13 +203,14 @@ where
     let cell = Box::new(Cell {
         header: Header {
             state: State::new(3),
+            vtable: Vtable::of::<F, S>(),
             owned: UnsafeCell::new(OwnedLinks {
                 prev: None,
                 next: None,
             }),
             join_waker: UnsafeCell::new(JoinWaker::empty()),
             id: spawned.id,
-            site: SpawnSite::of(spawned.location, Vtable::of::<F, S>()),
+            site: spawned.site,
             spawned_ms: spawned.at_ms,
         },
         scheduler,
@@ -250,10 +248,8 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
 }
 
 impl Header {
-    /// The vtable of the task's (future, scheduler) pair, kept in its spawn site's entry.
-    #[inline]
     pub(crate) fn vtable(&self) -> &'static Vtable {
-        self.site.vtable()
+        self.vtable
     }
 }
 
@@ -270,7 +266,7 @@ impl Runnable {
     pub(crate) fn run(self) -> Option<Runnable> {
         let this = ManuallyDrop::new(self);
         let ptr = this.ptr;
-        let vtable = this.header().vtable();
+        let vtable = this.header().vtable;
         // SAFETY: `this` is a `Runnable` for the task whose vtable this is; its reference passes
         // to `run` and comes back in the `Runnable` rebuilt below.
         let requeue = unsafe { vtable.run(ptr) };
@@ -300,7 +296,7 @@ impl Drop for Runnable {
         header.state.transition_to_running_cancelled();
         // SAFETY: the transition gave this thread the future; the `Runnable`'s reference passes
         // to `cancel`, and the vtable is the task's own.
-        unsafe { header.vtable().cancel(self.ptr) }
+        unsafe { header.vtable.cancel(self.ptr) }
     }
 }
 
@@ -320,7 +316,7 @@ impl TaskRef {
         // SAFETY: a `TaskRef` given to `drop_ref` is the registry's counted reference, which
         // lasts until the `ref_dec` below.
         let header = unsafe { header(self.0) };
-        let vtable = header.vtable();
+        let vtable = header.vtable;
         if header.state.ref_dec(1) {
             // SAFETY: that was the last reference; the vtable is the task's own.
             unsafe { vtable.dealloc(self.0) }
@@ -336,7 +332,7 @@ impl TaskRef {
         match header.state.transition_to_shutdown() {
             // SAFETY: the transition gave this thread the future; the registry's reference
             // passes to `cancel`, and the vtable is the task's own.
-            ToShutdown::Claimed => unsafe { header.vtable().cancel(self.0) },
+            ToShutdown::Claimed => unsafe { header.vtable.cancel(self.0) },
             ToShutdown::Flagged => self.drop_ref(),
         }
     }
@@ -354,7 +350,7 @@ pub(crate) unsafe fn wake_by_ref(ptr: NonNull<Header>) {
     let header = unsafe { header(ptr) };
     if header.state.transition_to_notified_by_ref() == Notify::Submit {
         // SAFETY: the transition counted a new reference for the `Runnable`.
-        unsafe { header.vtable().schedule(ptr) }
+        unsafe { header.vtable.schedule(ptr) }
     }
 }
 
@@ -365,7 +361,7 @@ pub(crate) unsafe fn wake_by_ref(ptr: NonNull<Header>) {
 pub(crate) unsafe fn wake_by_val(ptr: NonNull<Header>) {
     // SAFETY: the caller's reference lasts until the transition below hands it on.
     let header = unsafe { header(ptr) };
-    let vtable = header.vtable();
+    let vtable = header.vtable;
     match header.state.transition_to_notified_by_val() {
         // SAFETY: the caller's reference becomes the `Runnable`'s.
         Notify::Submit => unsafe { vtable.schedule(ptr) },
@@ -384,7 +380,7 @@ pub(crate) unsafe fn abort(ptr: NonNull<Header>) {
     let header = unsafe { header(ptr) };
     if header.state.transition_to_notified_and_cancel() == Notify::Submit {
         // SAFETY: the transition counted a new reference for the `Runnable`.
-        unsafe { header.vtable().schedule(ptr) }
+        unsafe { header.vtable.schedule(ptr) }
     }
 }
 

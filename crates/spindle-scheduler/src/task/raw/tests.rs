@@ -139,19 +139,18 @@ fn an_idle_task_allocation_stays_small() {
     let future = async { std::future::pending::<()>().await };
     println!("header {} bytes", std::mem::size_of::<Header>());
     println!("idle task cell {} bytes", cell_size(&future));
-    // Header 48 (state and poll count 8, registry links 16, join waker 8, id 8, spawn site 4
-    // (which also names the vtable), spawn time 4), scheduler 8, stage 16 (the larger of the
-    // future and the output, here the output `Result<(), JoinError>`): 72 bytes, an 80-byte
-    // malloc chunk (docs/observability.md, "What it costs").
-    assert_eq!(std::mem::size_of::<Header>(), 48);
-    assert!(cell_size(&future) <= 72, "{}", cell_size(&future));
+    // Header 56 (state and poll count 8, vtable 8, registry links 16, join waker 8, id 8,
+    // spawn site 4, spawn time 4), scheduler 8, stage 16 (the larger of the future and the
+    // output, here the output `Result<(), JoinError>`): 80 bytes, a 96-byte malloc chunk
+    // (docs/observability.md, "What it costs").
+    assert!(cell_size(&future) <= 80, "{}", cell_size(&future));
     // The memory benchmark's future (`benches/src/bin/idle_task_memory.rs`), an `async fn`
-    // holding an `Arc`, is 24 bytes: 80 in all, a 96-byte chunk.
+    // holding an `Arc`, is 24 bytes: 88 in all, still within the 96-byte chunk.
     async fn pending_task(polled: std::sync::Arc<AtomicUsize>) {
         polled.fetch_add(1, SeqCst);
         std::future::pending::<()>().await;
     }
     let future = pending_task(Default::default());
     println!("benchmark's idle task cell {} bytes", cell_size(&future));
-    assert!(cell_size(&future) <= 80, "{}", cell_size(&future));
+    assert!(cell_size(&future) <= 88, "{}", cell_size(&future));
 }

@@ -37,7 +37,7 @@ pub(crate) struct Vtable {
 
 impl Vtable {
     /// The vtable of the tasks made of an `F` and an `S`.
-    pub(crate) fn of<F, S>() -> &'static Vtable
+    pub(super) fn of<F, S>() -> &'static Vtable
     where
         F: Future + 'static,
         F::Output: 'static,
