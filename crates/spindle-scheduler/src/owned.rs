@@ -19,6 +19,8 @@ use crossbeam_utils::CachePadded;
 use std::ptr::NonNull;
 
 pub(crate) struct OwnedTasks {
+    /// A power of two of them, so that a task's shard is its hash masked, not divided: a
+    /// division is some tens of cycles, twice per task (insert and remove).
     shards: Box<[CachePadded<Mutex<Shard>>]>,
 }
 
@@ -59,9 +61,10 @@ impl Shard {
 }
 
 impl OwnedTasks {
+    /// A registry of at least `shards` shards (the next power of two).
     pub(crate) fn new(shards: usize) -> OwnedTasks {
         OwnedTasks {
-            shards: (0..shards.max(1))
+            shards: (0..shards.max(1).next_power_of_two())
                 .map(|_| {
                     CachePadded::new(Mutex::new(Shard {
                         head: None,
@@ -75,6 +78,7 @@ impl OwnedTasks {
     }
 
     /// Lists a new task. Returns false, listing nothing, once the registry is closed.
+    #[inline]
     pub(crate) fn insert(&self, task: TaskRef) -> bool {
         let ptr = task.header();
         let mut shard = self.shard_of(ptr).lock();
@@ -101,6 +105,7 @@ impl OwnedTasks {
 
     /// Unlinks a completed task. True if it was still listed: the caller now holds the
     /// registry's reference.
+    #[inline]
     pub(crate) fn remove(&self, task: TaskRef) -> bool {
         let ptr = task.header();
         let mut shard = self.shard_of(ptr).lock();
@@ -191,6 +196,6 @@ impl OwnedTasks {
     fn shard_of(&self, task: NonNull<Header>) -> &Mutex<Shard> {
         // Fibonacci hashing of the address: neighbouring allocations land in different shards.
         let hash = (task.as_ptr() as usize as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-        &self.shards[hash as usize % self.shards.len()]
+        &self.shards[hash as usize & (self.shards.len() - 1)]
     }
 }

@@ -130,7 +130,7 @@ impl<U: Unpark> Shared<U> {
             remotes,
             injector: Injector::new(),
             idle: Idle::new(workers, num_cpus::get()),
-            owned: OwnedTasks::new((workers * 4).next_power_of_two()),
+            owned: OwnedTasks::new(workers * 4),
             lifo_watcher: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             workers_running: AtomicUsize::new(workers),
