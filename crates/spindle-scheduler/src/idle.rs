@@ -318,7 +318,6 @@ impl Idle {
     }
 
     /// Workers running or searching (not parked).
-    #[cfg(all(loom, test))]
     pub(crate) fn num_unparked(&self) -> usize {
         self.counts().unparked()
     }

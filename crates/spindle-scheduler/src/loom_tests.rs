@@ -25,6 +25,7 @@ mod lifo;
 mod local;
 mod probe;
 mod slow_poll;
+mod spawn_time;
 mod task;
 
 use spindle_core::loom::model;

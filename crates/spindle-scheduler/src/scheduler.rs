@@ -38,6 +38,7 @@ use crate::task::{
     new_task, Header, Id, JoinError, JoinHandle, Runnable, Schedule, SpawnSite, Spawned, TaskRef,
 };
 use crate::worker::{DriveCore, Remote};
+use crossbeam_utils::CachePadded;
 use spindle_core::Unpark;
 use std::cell::Cell;
 use std::fmt;
@@ -55,6 +56,10 @@ pub(crate) struct Shared<U> {
     pub(crate) owned: OwnedTasks,
     /// The worker watching LIFO slots (rule 6 of `idle`), as its index + 1; 0 for none.
     lifo_watcher: AtomicUsize,
+    /// The spawn time of tasks spawned outside the workers ([`Shared::spawn_time_outside`]):
+    /// a recent clock reading of a worker ([`crate::clock::coarse_millis`]'s scale) with
+    /// [`RECENT_VALID`] set, or 0 while it may be old.
+    recent_ms: CachePadded<AtomicU64>,
     shutdown: AtomicBool,
     pub(crate) workers_running: AtomicUsize,
     pub(crate) on_unhandled_panic: Option<PanicHook>,
@@ -68,6 +73,9 @@ pub(crate) struct Shared<U> {
     /// alone: the rest of its `CallerWake` holds this `Shared`, which would make a cycle.
     pub(crate) caller_woken: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
+
+/// The flag on [`Shared::recent_ms`] that says it holds a reading.
+const RECENT_VALID: u64 = 1 << 32;
 
 /// What [`Builder::on_unhandled_panic`] runs: std's `Arc`, as for the thread hooks.
 pub(crate) type PanicHook =
@@ -132,6 +140,7 @@ impl<U: Unpark> Shared<U> {
             idle: Idle::new(workers, num_cpus::get()),
             owned: OwnedTasks::new(workers * 4),
             lifo_watcher: AtomicUsize::new(0),
+            recent_ms: CachePadded::new(AtomicU64::new(0)),
             shutdown: AtomicBool::new(false),
             workers_running: AtomicUsize::new(workers),
             on_unhandled_panic,
@@ -139,6 +148,66 @@ impl<U: Unpark> Shared<U> {
             local_sets: Mutex::new(Vec::new()),
             retired_local_spawns: AtomicU64::new(0),
             caller_woken: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A worker read the clock: at its maintenance tick, on waking, or keeping watch over a
+    /// worker that is busy. Stored only when the millisecond changes, so that a thread
+    /// spawning from outside finds the line in its cache most of the time.
+    ///
+    /// Every worker that publishes runs [`forget_recent_ms_if_all_parked`] after it, before
+    /// it can block: a worker when it parks, a watcher right after its store. So a reading
+    /// outlives the last unparked worker only by the time between that worker's park and its
+    /// check (the two are in `Worker::sleep`, one after the other).
+    ///
+    /// [`forget_recent_ms_if_all_parked`]: Shared::forget_recent_ms_if_all_parked
+    pub(crate) fn publish_recent_ms(&self, ms: u32) {
+        let recent = u64::from(ms) | RECENT_VALID;
+        if self.recent_ms.load(Relaxed) != recent {
+            self.recent_ms.store(recent, Relaxed);
+        }
+    }
+
+    /// With every worker parked, nobody keeps the reading up to date: spawns from outside
+    /// read the clock until a worker publishes again. Called by a worker after it parks, and
+    /// by a watcher after it publishes.
+    ///
+    /// The fence orders the caller's own publish and park against the other callers': of
+    /// the last worker to park and a watcher publishing at that moment, one runs its fence
+    /// second, and it either reads the counts with the park in them (and forgets) or stores
+    /// its 0 after the other's reading in the modification order (loom model
+    /// `the_last_worker_parking_vs_a_watcher_publishing_the_spawn_time`).
+    pub(crate) fn forget_recent_ms_if_all_parked(&self) {
+        fence(SeqCst);
+        if self.idle.num_unparked() == 0 {
+            self.recent_ms.store(0, Relaxed);
+        }
+    }
+
+    /// A caller-run worker's drive ended: until the next, no worker runs to publish.
+    pub(crate) fn forget_recent_ms(&self) {
+        self.recent_ms.store(0, Relaxed);
+    }
+
+    /// Whether spawns from outside take a worker's reading now, rather than the clock.
+    #[cfg(all(loom, test))]
+    pub(crate) fn has_recent_ms(&self) -> bool {
+        self.recent_ms.load(Relaxed) & RECENT_VALID != 0
+    }
+
+    /// The spawn time of a task spawned outside the workers: a worker's recent reading while
+    /// one is unparked (published at least once per maintenance interval by a worker that is
+    /// not stuck, and every [`STRANDED_CHECK_INTERVAL`] by the one keeping watch over a worker
+    /// that is), else the clock. Reading the clock is about as costly as the rest of a
+    /// spawn's bookkeeping.
+    ///
+    /// [`STRANDED_CHECK_INTERVAL`]: crate::worker::STRANDED_CHECK_INTERVAL
+    fn spawn_time_outside(&self) -> u32 {
+        let recent = self.recent_ms.load(Relaxed);
+        if recent & RECENT_VALID != 0 {
+            recent as u32
+        } else {
+            crate::clock::coarse_millis()
         }
     }
 
@@ -415,7 +484,11 @@ where
                 site: SpawnSite::of(location),
                 at_ms: cx.now_ms.get(),
             },
-            None => Spawned::now(location),
+            None => Spawned {
+                id: Id::next(),
+                site: SpawnSite::of(location),
+                at_ms: shared.spawn_time_outside(),
+            },
         };
         let (runnable, handle, registered) = new_task(future, shared.clone(), spawned);
         if !shared.owned.insert(registered) {

@@ -321,6 +321,7 @@ impl<P: Park> Worker<P> {
         }
         self.account_busy(now);
         cx.now_ms.set(clock::millis(now));
+        self.shared.publish_recent_ms(clock::millis(now));
         self.watch_other_polls(now);
         self.next_event_poll = now + MIN_EVENT_POLL_GAP.as_nanos() as u64;
         self.park_in_driver(cx, Some(Duration::ZERO));
@@ -489,6 +490,8 @@ impl<P: Park> Worker<P> {
         self.sleep(cx);
         self.busy_since = clock::precise_nanos();
         cx.now_ms.set(clock::millis(self.busy_since));
+        self.shared
+            .publish_recent_ms(clock::millis(self.busy_since));
     }
 
     /// Reports the other workers' polls that have run past the slow-poll threshold, at most
@@ -524,6 +527,7 @@ impl<P: Park> Worker<P> {
         let was_last_searcher = self
             .idle()
             .transition_worker_to_parked(self.index, self.is_searching);
+        self.shared.forget_recent_ms_if_all_parked();
         self.is_searching = false;
         if was_last_searcher {
             self.shared.notify_if_work_pending();
@@ -549,6 +553,12 @@ impl<P: Park> Worker<P> {
                 self.park_in_driver(cx, Some(STRANDED_CHECK_INTERVAL));
             } else {
                 self.park_in_driver(cx, None);
+            }
+            if others_busy {
+                // Keeping watch over a busy worker, which may be stuck in a poll: keep the
+                // spawn time of tasks spawned from outside current.
+                self.shared.publish_recent_ms(clock::coarse_millis());
+                self.shared.forget_recent_ms_if_all_parked();
             }
             if self.watch.is_some() {
                 self.watch_other_polls(clock::precise_nanos());
@@ -820,6 +830,8 @@ impl<P: Park> DriveCore for CallerCore<P> {
             worker.run_loop(context, Some((&caller, main)))
         }));
         drop(entered);
+        // Nobody runs the worker until the next drive: spawns from outside read the clock.
+        self.worker.shared.forget_recent_ms();
         self.worker.budget = crate::coop::Budget::new(Cell::new(crate::coop::BUDGET_PER_POLL));
         done.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
     }

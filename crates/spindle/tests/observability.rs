@@ -281,6 +281,62 @@ fn the_dump_does_not_wait_for_a_worker_stuck_in_a_long_poll() {
     });
 }
 
+/// A task spawned from outside the workers takes a worker's recent clock reading as its spawn
+/// time, not a clock reading of its own. That reading must not be old in the two cases where
+/// no worker is running to renew it: every worker parked, and one worker stuck in a long poll
+/// while the other keeps watch. Either way the dump's age of a task spawned just before it
+/// must not exceed the time since the spawn (a reading left from before the 600 ms pause would
+/// add those 600 ms).
+#[test]
+fn a_task_spawned_from_outside_is_dated_when_it_was_spawned() {
+    with_watchdog("outside_spawn_age", Duration::from_secs(30), || {
+        // The coarse clock's tick, and the precise reading a worker publishes being ahead of it.
+        const SLACK: Duration = Duration::from_millis(50);
+        let check_a_fresh_spawn = |runtime: &spindle::Runtime, case: &str| {
+            let handle = runtime.handle();
+            let spawned = Instant::now();
+            let task = runtime.spawn(std::future::pending::<()>());
+            let dump = handle.dump();
+            let bound = spawned.elapsed() + SLACK;
+            let info = dump.tasks().iter().find(|t| t.id() == task.id()).unwrap();
+            assert!(
+                info.age() <= bound,
+                "{case}: age {:?}, spawned {bound:?} ago at most",
+                info.age()
+            );
+            task.abort();
+        };
+        // Work first, so that the workers have published readings; then every worker parks.
+        let work_then_pause = |runtime: &spindle::Runtime| {
+            runtime.block_on(async {
+                for _ in 0..1000 {
+                    spindle::spawn(async {}).await.unwrap();
+                }
+            });
+            std::thread::sleep(Duration::from_millis(600));
+        };
+        let one_worker = spindle::Builder::new().worker_threads(1).build().unwrap();
+        work_then_pause(&one_worker);
+        check_a_fresh_spawn(&one_worker, "the only worker parked");
+        let current_thread = spindle::Builder::new_current_thread().build().unwrap();
+        work_then_pause(&current_thread);
+        check_a_fresh_spawn(&current_thread, "a current-thread runtime outside block_on");
+        let runtime = spindle::Builder::new().worker_threads(2).build().unwrap();
+        work_then_pause(&runtime);
+        check_a_fresh_spawn(&runtime, "every worker parked");
+
+        let (started, has_started) = std::sync::mpsc::channel();
+        let stuck = runtime.spawn(async move {
+            started.send(()).unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        has_started.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        check_a_fresh_spawn(&runtime, "one worker stuck, the other keeping watch");
+        runtime.block_on(stuck).unwrap();
+    });
+}
+
 #[test]
 fn thread_hooks_run_on_every_worker_and_blocking_thread() {
     use std::sync::{Arc, Mutex};
