@@ -163,7 +163,11 @@ impl TaskInfo {
     /// Time since the task was spawned, to the resolution of a coarse clock (a kernel tick:
     /// 1 to 4 ms on Linux). A task spawned by a worker is dated by that worker's last clock
     /// reading (at its maintenance tick, at most about every 61 polls, or when it woke), so
-    /// one spawned late in a long poll shows that poll's length as well.
+    /// one spawned late in a long poll shows that poll's length as well. A task spawned from
+    /// any other thread is dated by the newest reading a worker published (the same ones, and
+    /// every 2 ms from a parked worker keeping watch over a busy one), or by the clock while
+    /// no worker runs; so if every unparked worker is stuck in a long poll, its age includes
+    /// the time they have been stuck.
     ///
     /// ```
     /// # use spindle_scheduler::{Scheduler, ThreadParker};

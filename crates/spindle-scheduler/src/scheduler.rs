@@ -158,7 +158,8 @@ impl<U: Unpark> Shared<U> {
     /// Every worker that publishes runs [`forget_recent_ms_if_all_parked`] after it, before
     /// it can block: a worker when it parks, a watcher right after its store. So a reading
     /// outlives the last unparked worker only by the time between that worker's park and its
-    /// check (the two are in `Worker::sleep`, one after the other).
+    /// check (the two are in `Worker::sleep`, one after the other). The exception is
+    /// shutdown, where a worker leaves without the check; no spawn is accepted then.
     ///
     /// [`forget_recent_ms_if_all_parked`]: Shared::forget_recent_ms_if_all_parked
     pub(crate) fn publish_recent_ms(&self, ms: u32) {

@@ -47,6 +47,11 @@
 //! anyway: a poll costs no store to a line that snapshots read. With a slow-poll threshold set, each poll
 //! is stamped, and the worker looks at the other workers' stamps at the maintenance poll and
 //! after each timed park (`slow_poll`).
+//!
+//! The clock readings of the maintenance poll and of waking are published too
+//! (`Shared::publish_recent_ms`), as the spawn time of tasks spawned from outside the workers;
+//! a parked worker keeping watch over a busy one publishes one after each timed park, and
+//! every worker that parks forgets the reading if it was the last one unparked.
 
 use crate::clock;
 use crate::idle::Idle;
@@ -320,8 +325,9 @@ impl<P: Park> Worker<P> {
             return;
         }
         self.account_busy(now);
-        cx.now_ms.set(clock::millis(now));
-        self.shared.publish_recent_ms(clock::millis(now));
+        let now_ms = clock::millis(now);
+        cx.now_ms.set(now_ms);
+        self.shared.publish_recent_ms(now_ms);
         self.watch_other_polls(now);
         self.next_event_poll = now + MIN_EVENT_POLL_GAP.as_nanos() as u64;
         self.park_in_driver(cx, Some(Duration::ZERO));
@@ -489,9 +495,9 @@ impl<P: Park> Worker<P> {
         self.account_busy(clock::precise_nanos());
         self.sleep(cx);
         self.busy_since = clock::precise_nanos();
-        cx.now_ms.set(clock::millis(self.busy_since));
-        self.shared
-            .publish_recent_ms(clock::millis(self.busy_since));
+        let now_ms = clock::millis(self.busy_since);
+        cx.now_ms.set(now_ms);
+        self.shared.publish_recent_ms(now_ms);
     }
 
     /// Reports the other workers' polls that have run past the slow-poll threshold, at most
@@ -557,7 +563,10 @@ impl<P: Park> Worker<P> {
             if others_busy {
                 // Keeping watch over a busy worker, which may be stuck in a poll: keep the
                 // spawn time of tasks spawned from outside current.
-                self.shared.publish_recent_ms(clock::coarse_millis());
+                // The precise clock, as the other publishers read: alternating with a coarse
+                // reading a tick behind would store on every turn.
+                self.shared
+                    .publish_recent_ms(clock::millis(clock::precise_nanos()));
                 self.shared.forget_recent_ms_if_all_parked();
             }
             if self.watch.is_some() {

@@ -282,16 +282,17 @@ fn the_dump_does_not_wait_for_a_worker_stuck_in_a_long_poll() {
 }
 
 /// A task spawned from outside the workers takes a worker's recent clock reading as its spawn
-/// time, not a clock reading of its own. That reading must not be old in the two cases where
-/// no worker is running to renew it: every worker parked, and one worker stuck in a long poll
-/// while the other keeps watch. Either way the dump's age of a task spawned just before it
-/// must not exceed the time since the spawn (a reading left from before the 600 ms pause would
-/// add those 600 ms).
+/// time, not a clock reading of its own. That reading must not be old where no worker runs to
+/// renew it: the only worker parked, a current-thread runtime between `block_on` calls, every
+/// worker parked, and one worker stuck in a long poll while the other keeps watch. In each the
+/// dump's age of a task spawned just before it must not exceed the time since the spawn (a
+/// reading left from before the 600 ms pause would add those 600 ms).
 #[test]
 fn a_task_spawned_from_outside_is_dated_when_it_was_spawned() {
     with_watchdog("outside_spawn_age", Duration::from_secs(30), || {
-        // The coarse clock's tick, and the precise reading a worker publishes being ahead of it.
-        const SLACK: Duration = Duration::from_millis(50);
+        // The dump's clock is coarse (a tick behind at most); and on a loaded machine the
+        // watcher's 2 ms timed park can end late. Well under the 600 ms a stale reading adds.
+        const SLACK: Duration = Duration::from_millis(250);
         let check_a_fresh_spawn = |runtime: &spindle::Runtime, case: &str| {
             let handle = runtime.handle();
             let spawned = Instant::now();
@@ -325,6 +326,12 @@ fn a_task_spawned_from_outside_is_dated_when_it_was_spawned() {
         work_then_pause(&runtime);
         check_a_fresh_spawn(&runtime, "every worker parked");
 
+        if num_cpus::get() < 2 {
+            // With one CPU, rule 7 of the idle protocol wakes no second worker, so nobody
+            // keeps watch over the stuck one and the reading is as old as the stall
+            // (observability.md, "The task dump").
+            return;
+        }
         let (started, has_started) = std::sync::mpsc::channel();
         let stuck = runtime.spawn(async move {
             started.send(()).unwrap();

@@ -6,7 +6,7 @@
 use super::model;
 use crate::loom::Arc;
 use crate::queue::local_queue;
-use crate::scheduler::{Shared, Spawner};
+use crate::scheduler::Shared;
 use crate::worker::Remote;
 use loom::thread;
 use spindle_core::{Park, ThreadParker, ThreadUnparker};
@@ -21,7 +21,7 @@ use spindle_core::{Park, ThreadParker, ThreadUnparker};
 #[test]
 fn the_last_worker_parking_vs_a_watcher_publishing_the_spawn_time() {
     model(|| {
-        let (shared, _spawner) = two_workers_one_parked();
+        let shared = two_workers_one_parked();
         let last = {
             let shared = shared.clone();
             thread::spawn(move || {
@@ -37,7 +37,7 @@ fn the_last_worker_parking_vs_a_watcher_publishing_the_spawn_time() {
 }
 
 /// A scheduler of two workers: worker 0 running, worker 1 parked.
-fn two_workers_one_parked() -> (Arc<Shared<ThreadUnparker>>, Spawner<ThreadUnparker>) {
+fn two_workers_one_parked() -> Arc<Shared<ThreadUnparker>> {
     let remotes = [0, 1].map(|_| {
         let parker = ThreadParker::new();
         let (_queue, stealer) = local_queue();
@@ -45,6 +45,5 @@ fn two_workers_one_parked() -> (Arc<Shared<ThreadUnparker>>, Spawner<ThreadUnpar
     });
     let shared = Arc::new(Shared::new(Box::new(remotes), None, None));
     shared.idle.transition_worker_to_parked(1, false);
-    let spawner = Spawner::new(shared.clone());
-    (shared, spawner)
+    shared
 }

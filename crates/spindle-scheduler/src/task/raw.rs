@@ -54,8 +54,9 @@ pub(crate) struct Header {
     pub(crate) id: Id,
     /// Where the task was spawned (`#[track_caller]` through every spawn function).
     pub(crate) site: SpawnSite,
-    /// When the task was spawned: [`clock::coarse_millis`], or the spawning worker's reading of
-    /// it at its last maintenance tick or wake-up (`WorkerContext::now_ms`).
+    /// When the task was spawned: the spawning worker's clock reading at its last maintenance
+    /// tick or wake-up (`WorkerContext::now_ms`); from outside the workers, the newest reading
+    /// a worker published (`Shared::spawn_time_outside`), or [`clock::coarse_millis`].
     pub(crate) spawned_ms: u32,
 }
 
