@@ -161,7 +161,12 @@ impl ParkState {
         match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
             Ok(_) => {}
             Err(NOTIFIED) => {
-                self.state.store(EMPTY, SeqCst);
+                // A swap, not a store: another unpark may have come since the failed exchange
+                // read `NOTIFIED`, and its writes (the work it announces) are seen here only
+                // by reading its write to the state. A store would erase that notification
+                // unread, and the caller, not seeing the work, would park again for good (loom
+                // model `a_flag_published_before_an_unpark_is_seen_after_a_racing_unpark`).
+                self.state.swap(EMPTY, SeqCst);
                 return;
             }
             Err(actual) => unreachable!("parker state {actual} while parking"),

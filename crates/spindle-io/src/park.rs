@@ -47,7 +47,7 @@
 //!         Some(driver) => driver.turn(Some(ZERO)),  // NOTIFIED: deliver events, don't block
 //!         None => inner.park_timeout(t),            // another thread is in epoll: condvar
 //!     }
-//!     state.store(EMPTY)
+//!     state.swap(EMPTY)                             // reads the last unpark's write
 //!
 //! unpark():
 //!     if state.swap(NOTIFIED) == IN_REACTOR { reactor.unpark() }   // eventfd write
@@ -227,7 +227,7 @@ impl<P: Park> IoParker<P> {
             match self.poll_before_blocking(timeout) {
                 Polling::Over => {
                     self.fruitless_rounds = 0;
-                    self.state.store(EMPTY, SeqCst);
+                    self.leave();
                     return;
                 }
                 Polling::LeftToTheDriver(timeout) => timeout,
@@ -250,7 +250,7 @@ impl<P: Park> IoParker<P> {
         if timeout.is_some_and(|timeout| timeout < EPOLL_RESOLUTION) {
             // epoll_wait would round it up to a whole millisecond.
             self.inner.park_timeout(timeout.unwrap_or_default());
-            self.state.store(EMPTY, SeqCst);
+            self.leave();
             return;
         }
         match self.reactor.try_drive() {
@@ -266,7 +266,15 @@ impl<P: Park> IoParker<P> {
                 None => self.inner.park(),
             },
         }
-        self.state.store(EMPTY, SeqCst);
+        self.leave();
+    }
+
+    /// Ends a park: clears a notification with a swap, not a store, so that the parker reads
+    /// the last unpark's write to the state and so sees the work that unpark announced. A store
+    /// would erase an unpark made since the parker last read the state, unread: the worker
+    /// could then miss its work and park again for good.
+    fn leave(&self) {
+        self.state.swap(EMPTY, SeqCst);
     }
 
     /// Polls the reactor without blocking before a park that may block (module docs), and

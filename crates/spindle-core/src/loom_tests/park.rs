@@ -63,3 +63,35 @@ fn unpark_after_timed_park_is_not_lost() {
         parker.park_timeout(Duration::from_millis(1));
     });
 }
+
+/// Two unparks race: one with nothing to announce (a nudge), one made after publishing a
+/// flag. The parker parks until it sees the flag, so the second unpark must either wake it
+/// or be read by it: whichever of its reads of the state consumes a notification must read the
+/// publishing unpark's write whenever that write came first.
+///
+/// Catches: the park's `Err(NOTIFIED)` path clearing the state with a store (as it did). The
+/// store erases the publishing unpark's notification after the park read only the nudge's;
+/// the parker, not yet seeing the flag, parks again and is never woken.
+#[test]
+fn a_flag_published_before_an_unpark_is_seen_after_a_racing_unpark() {
+    model(|| {
+        let mut parker = ThreadParker::new();
+        let flag = Arc::new(AtomicBool::new(false));
+        let nudger = {
+            let unparker = parker.unparker();
+            thread::spawn(move || unparker.unpark())
+        };
+        let publisher = {
+            let (unparker, flag) = (parker.unparker(), flag.clone());
+            thread::spawn(move || {
+                flag.store(true, Release);
+                unparker.unpark();
+            })
+        };
+        while !flag.load(Acquire) {
+            parker.park();
+        }
+        nudger.join().unwrap();
+        publisher.join().unwrap();
+    });
+}
