@@ -56,7 +56,9 @@
 //!    queues before it parks (rule 4), and a worker stuck in a long poll is covered by the
 //!    watch (rules 5 and 6), which looks in the injector too while a worker is stuck: there a
 //!    remote spawn waits up to one watch interval (2 ms) when all of those workers are in long
-//!    polls. With no more workers than cores, this rule never applies.
+//!    polls. A wake-up that reaches the limit nudges a parked worker into keeping watch if
+//!    none does (`worker_to_notify`), since no later wake-up will. With no more workers than
+//!    cores, this rule never applies.
 
 use crate::loom::sync::atomic::AtomicU64;
 use crate::loom::sync::Mutex;
@@ -82,6 +84,14 @@ pub(crate) struct Idle {
     max_searching: usize,
     /// Rule 7's limit.
     max_unparked_to_wake: usize,
+}
+
+/// What [`Idle::worker_to_notify`] decided: the worker to wake, and a parked worker to nudge
+/// into keeping watch (rule 5), left on the sleepers list.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ToWake {
+    pub(crate) worker: usize,
+    pub(crate) watcher_to_nudge: Option<usize>,
 }
 
 /// The parked workers, the one that keeps watch (rule 5), and the one nudged to take the watch
@@ -207,7 +217,15 @@ impl Idle {
     }
 
     /// Rule 1: picks a parked worker to wake, and counts it as unparked and searching.
-    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+    ///
+    /// When this wake-up brings the unparked workers to rule 7's limit, no searcher that
+    /// finds work will wake another (rule 3), so no parked worker would come to keep watch on
+    /// its own: if none does, one is nudged into deciding (rule 5), as when a worker leaves an
+    /// idle runtime by itself. Without it, a runtime with more workers than cores that had
+    /// been idle past the grace left tasks queued behind workers stuck in long polls for the
+    /// whole of those polls, with workers parked beside them (one core, two workers: a remote
+    /// spawn waited 0.9 s behind a 1 s poll).
+    pub(crate) fn worker_to_notify(&self) -> Option<ToWake> {
         if !self.should_wake_one() {
             return None;
         }
@@ -216,8 +234,16 @@ impl Idle {
             return None;
         }
         let worker = sleepers.pop()?;
-        self.state.fetch_add(ONE_UNPARKED | ONE_SEARCHING, SeqCst);
-        Some(worker)
+        let prev = Counts(self.state.fetch_add(ONE_UNPARKED | ONE_SEARCHING, SeqCst));
+        let watcher_to_nudge = if prev.unparked() + 1 >= self.max_unparked_to_wake {
+            sleepers.worker_to_nudge()
+        } else {
+            None
+        };
+        Some(ToWake {
+            worker,
+            watcher_to_nudge,
+        })
     }
 
     /// Rule 4, the producer's half, for work pushed where a search finds it (a deque): reads
@@ -228,7 +254,7 @@ impl Idle {
     /// push made before it. A plain load could be reordered before the push (a store followed
     /// by a load of another address may be, on x86 too): the producer would see a searcher,
     /// the searcher park without seeing the push, and the work wait for a timed park.
-    pub(crate) fn worker_to_notify_after_push(&self) -> Option<usize> {
+    pub(crate) fn worker_to_notify_after_push(&self) -> Option<ToWake> {
         let counts = Counts(self.state.fetch_add(0, SeqCst));
         if counts.searching() != 0 || counts.unparked() >= self.max_unparked_to_wake {
             return None;
@@ -346,6 +372,10 @@ impl Idle {
 mod tests {
     use super::*;
 
+    fn woken(decision: Option<ToWake>) -> Option<usize> {
+        decision.map(|wake| wake.worker)
+    }
+
     #[test]
     fn at_most_half_the_workers_search() {
         let idle = Idle::new(4, 4);
@@ -369,11 +399,47 @@ mod tests {
         for worker in 2..16 {
             assert!(!idle.transition_worker_to_parked(worker, false));
         }
-        assert_eq!(idle.worker_to_notify(), None, "2 unparked on 2 cores");
-        assert_eq!(idle.worker_to_notify_after_push(), None);
+        assert_eq!(
+            woken(idle.worker_to_notify()),
+            None,
+            "2 unparked on 2 cores"
+        );
+        assert_eq!(woken(idle.worker_to_notify_after_push()), None);
         assert!(!idle.transition_worker_to_parked(1, false));
-        assert_eq!(idle.worker_to_notify(), Some(1), "1 unparked on 2 cores");
+        assert_eq!(
+            woken(idle.worker_to_notify()),
+            Some(1),
+            "1 unparked on 2 cores"
+        );
         assert_eq!(idle.counts().unparked(), 2);
+    }
+
+    #[test]
+    fn a_wake_up_that_reaches_the_core_limit_nudges_a_watcher() {
+        // One core, two workers, both parked and nobody watching: the first wake-up reaches
+        // rule 7's limit, so the other worker is nudged into deciding whether to watch.
+        let idle = Idle::new(2, 1);
+        for worker in 0..2 {
+            assert!(!idle.transition_worker_to_parked(worker, false));
+        }
+        let wake = idle.worker_to_notify().unwrap();
+        assert_eq!(wake.watcher_to_nudge, Some(1 - wake.worker));
+        assert!(idle.is_parked(1 - wake.worker), "nudged, not unparked");
+        // Two cores: below the limit, rule 3 wakes the next worker instead.
+        let idle = Idle::new(3, 2);
+        for worker in 0..3 {
+            assert!(!idle.transition_worker_to_parked(worker, false));
+        }
+        let first = idle.worker_to_notify().unwrap();
+        assert_eq!(first.watcher_to_nudge, None);
+        assert!(idle.transition_worker_from_searching());
+        let second = idle.worker_to_notify().unwrap();
+        let watcher = second.watcher_to_nudge.expect("the limit reached");
+        assert!(watcher != first.worker && watcher != second.worker);
+        // Once it keeps watch, no more nudges.
+        assert!(idle.keep_watch(watcher, false).watching);
+        assert!(idle.transition_worker_to_parked(second.worker, true));
+        assert_eq!(idle.worker_to_notify().unwrap().watcher_to_nudge, None);
     }
 
     #[test]
@@ -381,11 +447,11 @@ mod tests {
         let idle = Idle::new(2, 2);
         assert!(!idle.transition_worker_to_parked(1, false));
         assert!(idle.transition_worker_to_searching());
-        assert_eq!(idle.worker_to_notify(), None);
+        assert_eq!(woken(idle.worker_to_notify()), None);
         assert!(idle.transition_worker_from_searching());
-        assert_eq!(idle.worker_to_notify(), Some(1));
+        assert_eq!(woken(idle.worker_to_notify()), Some(1));
         assert_eq!(
-            idle.worker_to_notify(),
+            woken(idle.worker_to_notify()),
             None,
             "the woken worker now searches"
         );
@@ -456,12 +522,12 @@ mod tests {
             "worker 1 watches already"
         );
         assert!(!idle.keep_watch(2, true).watching);
-        assert_eq!(idle.worker_to_notify(), Some(2), "not the watcher");
+        assert_eq!(woken(idle.worker_to_notify()), Some(2), "not the watcher");
         assert!(
             idle.transition_worker_to_parked(2, true),
             "the last searcher"
         );
-        assert_eq!(idle.worker_to_notify(), Some(2));
+        assert_eq!(woken(idle.worker_to_notify()), Some(2));
         assert!(idle.transition_worker_to_parked(2, true));
         assert_eq!(
             idle.a_parked_worker(),
@@ -494,17 +560,17 @@ mod tests {
         assert!(!idle.transition_worker_to_parked(1, false));
         assert!(idle.keep_watch(1, true).watching);
         assert_eq!(
-            idle.worker_to_notify(),
+            woken(idle.worker_to_notify()),
             Some(0),
             "the watch stays with worker 1"
         );
-        assert_eq!(idle.worker_to_notify(), None, "worker 0 searches");
+        assert_eq!(woken(idle.worker_to_notify()), None, "worker 0 searches");
         assert!(
             idle.transition_worker_to_parked(0, true),
             "the last searcher"
         );
         assert!(!idle.keep_watch(0, true).watching);
-        assert_eq!(idle.worker_to_notify(), Some(0));
+        assert_eq!(woken(idle.worker_to_notify()), Some(0));
         assert!(idle.transition_worker_to_parked(0, true));
         let first = idle.unpark_worker_by_id(0).unwrap();
         assert_eq!(first.worker_to_nudge, None, "worker 1 still watches");

@@ -25,7 +25,7 @@
 
 use crate::builder::Builder;
 use crate::dump::TaskDump;
-use crate::idle::Idle;
+use crate::idle::{Idle, ToWake};
 use crate::local::{LocalSet, LocalTasks, PinnedToWorker, ThreadLocalTasks};
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
 use crate::loom::sync::Mutex;
@@ -329,16 +329,23 @@ impl<U: Unpark> Shared<U> {
 
     /// Wakes one parked worker if nobody is searching.
     pub(crate) fn notify_parked(&self) {
-        if let Some(worker) = self.idle.worker_to_notify() {
-            self.remotes[worker].unpark.unpark();
+        if let Some(wake) = self.idle.worker_to_notify() {
+            self.wake(wake);
         }
     }
 
     /// [`notify_parked`](Self::notify_parked) after this thread pushed to a deque: fenced, per
     /// rule 4 of `idle`.
     pub(crate) fn notify_parked_after_push(&self) {
-        if let Some(worker) = self.idle.worker_to_notify_after_push() {
-            self.remotes[worker].unpark.unpark();
+        if let Some(wake) = self.idle.worker_to_notify_after_push() {
+            self.wake(wake);
+        }
+    }
+
+    fn wake(&self, wake: ToWake) {
+        self.remotes[wake.worker].unpark.unpark();
+        if let Some(watcher) = wake.watcher_to_nudge {
+            self.remotes[watcher].unpark.unpark();
         }
     }
 

@@ -4,7 +4,7 @@ use futures::executor::block_on;
 use spindle_scheduler::{Scheduler, ThreadParker, ThreadUnparker};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Task counts: Miri interprets every step, so it runs the same tests on fewer tasks.
 const MANY: u32 = if cfg!(miri) { 20 } else { 1000 };
@@ -152,6 +152,81 @@ fn a_remote_spawn_runs_while_as_many_workers_as_cores_spin() {
     joiner.join().unwrap().unwrap();
     for spinner in spinners {
         block_on(spinner).unwrap();
+    }
+}
+
+/// More workers than cores, idle past the watch's grace, so that no parked worker keeps
+/// watch: tasks that block their workers then take as many workers as cores, after which rule 7
+/// of `idle.rs` wakes nobody, so the wake-up that reached that limit must nudge a parked worker
+/// into keeping watch, or a task spawned from outside waits for the stall to end. Run as the
+/// test runs, and pinned to one CPU, where the first wake-up out of the idle runtime reaches
+/// the limit. Before the nudge, the late task waited out the whole 2 s stall in both.
+#[test]
+#[cfg_attr(miri, ignore = "blocks workers for seconds and times a wake-up")]
+fn a_remote_spawn_runs_while_workers_woken_from_an_idle_runtime_are_stuck() {
+    for one_cpu in [false, true] {
+        let _pinned = one_cpu.then(PinnedToOneCpu::new);
+        let cores = num_cpus::get();
+        let scheduler = scheduler(cores + 1);
+        // Past the grace in which a parked worker keeps watch after the runtime was busy.
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Arc::new(AtomicUsize::new(0));
+        let stuck: Vec<_> = (0..cores)
+            .map(|_| {
+                let started = started.clone();
+                scheduler.spawn(async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_secs(2));
+                })
+            })
+            .collect();
+        while started.load(Ordering::SeqCst) < cores {
+            std::thread::yield_now();
+        }
+        let spawned = Instant::now();
+        let late = scheduler.spawn(async move { spawned.elapsed() });
+        let waited = block_on(late).unwrap();
+        assert!(
+            waited < Duration::from_secs(1),
+            "{cores} cores, {} workers: the late task waited {waited:?} behind the stuck ones",
+            cores + 1
+        );
+        for task in stuck {
+            block_on(task).unwrap();
+        }
+    }
+}
+
+/// Pins the calling thread (and the threads it starts) to the first CPU it may run on, so
+/// that `num_cpus::get()` reads 1; restores its CPU set on drop.
+struct PinnedToOneCpu(libc::cpu_set_t);
+
+impl PinnedToOneCpu {
+    fn new() -> PinnedToOneCpu {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: an all-zero `cpu_set_t` is a valid empty set.
+        let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `allowed` is a writable `cpu_set_t` of `size` bytes; pid 0 is this thread.
+        assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut allowed) }, 0);
+        // SAFETY: `allowed` is an initialized set and every index is below its capacity.
+        let first = (0..libc::CPU_SETSIZE as usize)
+            .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &allowed) })
+            .expect("a CPU to run on");
+        // SAFETY: as for `allowed`.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `first` is below the set's capacity.
+        unsafe { libc::CPU_SET(first, &mut one) };
+        // SAFETY: `one` is a valid set of `size` bytes holding a CPU this thread may use.
+        assert_eq!(unsafe { libc::sched_setaffinity(0, size, &one) }, 0);
+        PinnedToOneCpu(allowed)
+    }
+}
+
+impl Drop for PinnedToOneCpu {
+    fn drop(&mut self) {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: the set this thread had before, `size` bytes.
+        unsafe { libc::sched_setaffinity(0, size, &self.0) };
     }
 }
 

@@ -10,7 +10,7 @@
 //! are the real code; the queue is a stand-in (see [`Queue`]).
 
 use super::model;
-use crate::idle::Idle;
+use crate::idle::{Idle, ToWake};
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
 use crate::loom::Arc;
 use crate::worker::STRANDED_CHECK_INTERVAL;
@@ -53,8 +53,14 @@ impl Queue {
 
 /// `Shared::notify_parked`, for a single worker.
 fn notify_parked(idle: &Idle, unparker: &ThreadUnparker) {
-    if let Some(worker) = idle.worker_to_notify() {
-        assert_eq!(worker, 0);
+    if let Some(wake) = idle.worker_to_notify() {
+        assert_eq!(
+            wake,
+            ToWake {
+                worker: 0,
+                watcher_to_nudge: None
+            }
+        );
         unparker.unpark();
     }
 }
@@ -145,9 +151,9 @@ fn deque_push_vs_last_searcher_parking() {
         let queue = Arc::new(Queue(AtomicUsize::new(0)));
         let mut parker = ThreadParker::new();
         let unparker = parker.unparker();
-        let notify_one = |worker: Option<usize>, unparker: &ThreadUnparker| {
-            if let Some(worker) = worker {
-                assert_eq!(worker, 1, "worker 0 is busy, never parked");
+        let notify_one = |wake: Option<ToWake>, unparker: &ThreadUnparker| {
+            if let Some(wake) = wake {
+                assert_eq!(wake.worker, 1, "worker 0 is busy, never parked");
                 unparker.unpark();
             }
         };
@@ -205,8 +211,11 @@ fn push_with_every_core_busy_vs_the_busy_worker_parking() {
         let mut parkers = [ThreadParker::new(), ThreadParker::new()];
         let unparkers = [parkers[0].unparker(), parkers[1].unparker()];
         let notify = |idle: &Idle, unparkers: &[ThreadUnparker; 2]| {
-            if let Some(worker) = idle.worker_to_notify() {
-                unparkers[worker].unpark();
+            if let Some(wake) = idle.worker_to_notify() {
+                unparkers[wake.worker].unpark();
+                if let Some(watcher) = wake.watcher_to_nudge {
+                    unparkers[watcher].unpark();
+                }
             }
         };
 
