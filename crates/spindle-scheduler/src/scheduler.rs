@@ -492,11 +492,7 @@ where
                 site: SpawnSite::of(location),
                 at_ms: cx.now_ms.get(),
             },
-            None => Spawned {
-                id: Id::next(),
-                site: SpawnSite::of(location),
-                at_ms: shared.spawn_time_outside(),
-            },
+            None => Spawned::at(location, shared.spawn_time_outside()),
         };
         let (runnable, handle, registered) = new_task(future, shared.clone(), spawned);
         if !shared.owned.insert(registered) {

@@ -560,17 +560,19 @@ impl<P: Park> Worker<P> {
             } else {
                 self.park_in_driver(cx, None);
             }
-            if others_busy {
-                // Keeping watch over a busy worker, which may be stuck in a poll: keep the
-                // spawn time of tasks spawned from outside current.
+            if others_busy || self.watch.is_some() {
                 // The precise clock, as the other publishers read: alternating with a coarse
                 // reading a tick behind would store on every turn.
-                self.shared
-                    .publish_recent_ms(clock::millis(clock::precise_nanos()));
-                self.shared.forget_recent_ms_if_all_parked();
-            }
-            if self.watch.is_some() {
-                self.watch_other_polls(clock::precise_nanos());
+                let now = clock::precise_nanos();
+                if others_busy {
+                    // Keeping watch over a busy worker, which may be stuck in a poll: keep the
+                    // spawn time of tasks spawned from outside current.
+                    self.shared.publish_recent_ms(clock::millis(now));
+                    self.shared.forget_recent_ms_if_all_parked();
+                }
+                if self.watch.is_some() {
+                    self.watch_other_polls(now);
+                }
             }
             if self.has_local_work(cx) {
                 // A driver under the seam woke tasks onto this worker.

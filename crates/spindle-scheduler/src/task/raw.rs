@@ -180,10 +180,16 @@ pub(crate) struct Spawned {
 impl Spawned {
     /// A task spawned at `location` now, with a fresh id.
     pub(crate) fn now(location: &'static Location<'static>) -> Spawned {
+        Spawned::at(location, clock::coarse_millis())
+    }
+
+    /// A task spawned at `location` at `at_ms` (a clock reading taken by someone else), with
+    /// a fresh id from this thread's block.
+    pub(crate) fn at(location: &'static Location<'static>, at_ms: u32) -> Spawned {
         Spawned {
             id: Id::next(),
             site: SpawnSite::of(location),
-            at_ms: clock::coarse_millis(),
+            at_ms,
         }
     }
 }
